@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components used by the shipped ``config.yml``."""
