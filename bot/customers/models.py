@@ -36,9 +36,7 @@ class Customer(Base):
 
     identities = relationship("Identity", back_populates="customer", cascade="all, delete-orphan")
     orders = relationship("Order", back_populates="customer", cascade="all, delete-orphan")
-    conversations = relationship(
-        "Conversation", back_populates="customer", cascade="all, delete-orphan"
-    )
+    conversations = relationship("Conversation", back_populates="customer", cascade="all, delete-orphan")
 
 
 class Identity(Base):

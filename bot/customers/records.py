@@ -75,8 +75,7 @@ class OrderRecord:
     def item_summary(self) -> str:
         """Human wording of the items: "Hearthlink Cam", "2 × Smart Plug and Hub"."""
         parts = [
-            f"{item.quantity} × {item.product}" if item.quantity > 1 else item.product
-            for item in self.items
+            f"{item.quantity} × {item.product}" if item.quantity > 1 else item.product for item in self.items
         ]
         if len(parts) <= 1:
             return parts[0] if parts else "your items"

@@ -91,18 +91,14 @@ class CustomerStore:
             return found
         with self.session() as session:
             customer = Customer(devices=[], preferences={}, created_at=_utcnow())
-            customer.identities.append(
-                Identity(channel=channel, external_id=external_id, handle=handle)
-            )
+            customer.identities.append(Identity(channel=channel, external_id=external_id, handle=handle))
             session.add(customer)
             session.flush()
             return _customer_record(customer)
 
     def get_customer(self, customer_id: int) -> CustomerRecord | None:
         with self.session() as session:
-            customer = session.get(
-                Customer, customer_id, options=[selectinload(Customer.identities)]
-            )
+            customer = session.get(Customer, customer_id, options=[selectinload(Customer.identities)])
             return _customer_record(customer) if customer else None
 
     def add_customer(
@@ -171,9 +167,7 @@ class CustomerStore:
             order = session.scalar(select(Order).where(Order.number == number))
             if order is None:
                 raise LookupError(f"no order {number}")
-            record = Return(
-                status="label_sent", created_on=today, refund_cents=order.total_cents
-            )
+            record = Return(status="label_sent", created_on=today, refund_cents=order.total_cents)
             order.returns.append(record)
             session.flush()
             return _return_record(record, order.number)

@@ -46,9 +46,7 @@ def _load_encoder(model: str) -> Any:
     return SentenceTransformer(path, device="cpu")
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds one normalised sentence embedding per message (sentence-level features only).
 
@@ -102,7 +100,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [m for m in messages if m.get(TEXT)]
         if with_text:
             vectors = self.embed([m.get(TEXT) for m in with_text])
-            for message, vector in zip(with_text, vectors):
+            for message, vector in zip(with_text, vectors, strict=True):
                 self.add_features_to_message(
                     sequence=None,
                     sentence=vector.reshape(1, -1).astype(np.float32),

@@ -1,0 +1,1 @@
+"""Custom actions for the Hearthlink assistant (served by ``rasa run actions``)."""

@@ -1,0 +1,141 @@
+"""Returns and refunds: eligibility from the delivery date and the return policy."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    SupportAction,
+    business,
+    customer_store,
+    format_day,
+    format_money,
+    identify,
+    mask_email,
+)
+from actions.orders import owned_order
+from bot.customers import OrderRecord, ReturnRecord, run_sync
+
+RETURN_STATUS_TEXT = {
+    "label_sent": "waiting for your parcel to reach us (return opened {created_on})",
+    "received": "received in our warehouse — your refund is being processed",
+    "refunded": "complete: refunded on {refunded_on}",
+}
+
+
+def return_eligibility(order: OrderRecord, today: date, window_days: int) -> str:
+    """``eligible``, or why not: ``not_delivered``, ``cancelled``, ``already_open``, ``window_passed``."""
+    if order.returns:
+        return "already_open"
+    if order.status == "cancelled":
+        return "cancelled"
+    if order.status != "delivered" or order.delivered_on is None:
+        return "not_delivered"
+    if (today - order.delivered_on).days > window_days:
+        return "window_passed"
+    return "eligible"
+
+
+class ActionReturnPolicy(SupportAction):
+    def name(self) -> str:
+        return "action_return_policy"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        settings = business()
+        dispatcher.utter_message(
+            response="utter_return_policy",
+            return_window_days=settings.return_window_days,
+            refund_days=settings.refund_days,
+        )
+        return []
+
+
+class ActionCheckReturn(SupportAction):
+    def name(self) -> str:
+        return "action_check_return"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        done: list[EventType] = [SlotSet("order_number", None)]
+        found = await owned_order(dispatcher, tracker)
+        if found is None:
+            return [*done, FollowupAction("utter_offer_human")]
+        customer, order = found
+        settings = business()
+        verdict = return_eligibility(order, date.today(), settings.return_window_days)
+        if verdict == "already_open":
+            dispatcher.utter_message(
+                response="utter_return_already_open",
+                order_number=order.number,
+                status=order.returns[-1].status.replace("_", " "),
+            )
+        elif verdict == "cancelled":
+            dispatcher.utter_message(
+                response="utter_order_cancelled",
+                order_number=order.number,
+                items=order.item_summary,
+            )
+        elif verdict == "not_delivered":
+            dispatcher.utter_message(response="utter_return_not_delivered", order_number=order.number)
+        elif verdict == "window_passed":
+            dispatcher.utter_message(
+                response="utter_return_window_passed",
+                order_number=order.number,
+                delivered_on=format_day(order.delivered_on),
+                return_window_days=settings.return_window_days,
+            )
+            return [*done, FollowupAction("utter_offer_human")]
+        else:
+            opened = await run_sync(customer_store().start_return, order.number, date.today())
+            dispatcher.utter_message(
+                response="utter_return_started",
+                return_id=f"R-{opened.id:05d}",
+                order_number=order.number,
+                items=order.item_summary,
+                email=mask_email(customer.email),
+                amount=format_money(opened.refund_cents, order.currency),
+                refund_days=settings.refund_days,
+            )
+        return done
+
+
+def describe_return(ret: ReturnRecord, currency: str) -> dict[str, str]:
+    status_text = RETURN_STATUS_TEXT.get(ret.status, ret.status).format(
+        created_on=format_day(ret.created_on), refunded_on=format_day(ret.refunded_on)
+    )
+    return {
+        "order_number": ret.order_number,
+        "status_text": status_text,
+        "amount": format_money(ret.refund_cents, currency),
+    }
+
+
+class ActionRefundStatus(SupportAction):
+    def name(self) -> str:
+        return "action_refund_status"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        customer = await identify(tracker)
+        if not customer.is_known:
+            dispatcher.utter_message(
+                response="utter_refund_unknown_customer", refund_days=business().refund_days
+            )
+            return [FollowupAction("utter_offer_human")]
+        orders = await run_sync(customer_store().orders_for, customer.id)
+        with_returns = [(o, r) for o in orders for r in o.returns]
+        if not with_returns:
+            dispatcher.utter_message(response="utter_refund_none")
+            return []
+        order, latest = max(with_returns, key=lambda pair: pair[1].created_on)
+        dispatcher.utter_message(response="utter_refund_status", **describe_return(latest, order.currency))
+        return []

@@ -1,0 +1,112 @@
+"""``supportbot`` command line: train, load demo data, run the bot, chat with it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from bot.settings import customer_database_url, project_root
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.training import ensure_model
+
+    print(ensure_model())
+    return 0
+
+
+def cmd_load_demo_data(args: argparse.Namespace) -> int:
+    from bot.customers import CustomerStore
+    from bot.customers.demo import load_demo_data
+
+    url = customer_database_url()
+    added = load_demo_data(CustomerStore(url))
+    where = url.split("@")[-1]
+    print(f"==> demo customers: {added} added ({'already loaded' if not added else 'new'}) in {where}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.chat import chat
+
+    chat(f"{args.url.rstrip('/')}/webhooks/rest/webhook", args.sender)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.chat import chat
+    from bot.processes import StartupError, start_bot
+    from bot.settings import data_dir
+    from bot.training import ensure_model
+
+    root = project_root()
+    cmd_load_demo_data(args)
+    model = ensure_model()
+    logs = data_dir() / "logs"
+    print(f"==> starting the action server (:{args.actions_port}) and Rasa (:{args.port}); logs in {logs}")
+    try:
+        bot = start_bot(
+            model,
+            endpoints=root / args.endpoints,
+            rasa_port=args.port,
+            actions_port=args.actions_port,
+            log_dir=logs,
+        )
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"==> the bot is up. REST webhook: {bot.webhook_url}")
+    print('    e.g. curl -s -XPOST -d \'{"sender":"maria","message":"hi"}\' ' + bot.webhook_url)
+    try:
+        if args.no_chat or not sys.stdin.isatty():
+            print("==> press Ctrl+C to stop")
+            while all(child.poll() is None for child in bot.children):
+                time.sleep(1)
+            print("error: a server stopped; see the logs above", file=sys.stderr)
+            return 1
+        print("==> demo customers: maria, james, priya (use --sender); anyone else is new to us")
+        chat(bot.webhook_url, args.sender)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("==> stopping")
+        bot.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("train", help="train the model if data or config changed").set_defaults(
+        func=cmd_train
+    )
+    commands.add_parser(
+        "load-demo-data", help="load the demo customers into the customer store"
+    ).set_defaults(func=cmd_load_demo_data)
+
+    chat = commands.add_parser("chat", help="chat with a running bot in the terminal")
+    chat.add_argument("--url", default="http://127.0.0.1:5005")
+    chat.add_argument("--sender", default="maria", help="who you are (demo: maria, james, priya)")
+    chat.set_defaults(func=cmd_chat)
+
+    run = commands.add_parser("run", help="train if needed, start servers, chat")
+    run.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    run.add_argument("--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
+    run.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"))
+    run.add_argument("--sender", default="maria", help="who you chat as (demo: maria, james, priya)")
+    run.add_argument("--no-chat", action="store_true", help="serve only; no terminal chat")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

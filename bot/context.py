@@ -1,0 +1,130 @@
+"""The customer context packet: everything an agent needs when they take over a chat.
+
+Built from a conversation's Rasa events (as the action server, the Rasa HTTP API and the
+event broker all expose them) plus the customer store, so the agent never has to ask
+the customer to repeat themselves. The Slack handoff renders it; ``to_dict`` is its
+JSON form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from bot.customers import (
+    ConversationRecord,
+    CustomerRecord,
+    CustomerStore,
+    OrderRecord,
+)
+from bot.customers.records import to_jsonable
+
+# Slots that are bookkeeping, not something the customer told us.
+INTERNAL_SLOTS = frozenset({"requested_slot", "session_started_metadata", "handoff_reason"})
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    role: str  # "customer" or "bot"
+    text: str
+    timestamp: datetime | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    entities: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ContextPacket:
+    conversation_id: str
+    channel: str
+    reason: str
+    customer: CustomerRecord | None
+    orders: tuple[OrderRecord, ...] = ()
+    recent_conversations: tuple[ConversationRecord, ...] = ()
+    transcript: tuple[TranscriptLine, ...] = ()
+    slots: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def detected_intents(self) -> list[tuple[str, float]]:
+        """(intent, confidence) of each customer message, in order."""
+        return [
+            (line.intent, line.confidence or 0.0)
+            for line in self.transcript
+            if line.role == "customer" and line.intent
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = to_jsonable(self)
+        data["detected_intents"] = [
+            {"intent": intent, "confidence": confidence} for intent, confidence in self.detected_intents
+        ]
+        return data
+
+
+def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> list[TranscriptLine]:
+    """Customer and bot messages of the conversation, oldest first, with NLU results."""
+    lines: list[TranscriptLine] = []
+    for event in events:
+        kind = event.get("event")
+        if kind not in ("user", "bot") or not event.get("text"):
+            continue
+        timestamp = event.get("timestamp")
+        when = datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
+        if kind == "bot":
+            lines.append(TranscriptLine(role="bot", text=event["text"], timestamp=when))
+            continue
+        parse = event.get("parse_data") or {}
+        intent = parse.get("intent") or {}
+        lines.append(
+            TranscriptLine(
+                role="customer",
+                text=event["text"],
+                timestamp=when,
+                intent=intent.get("name"),
+                confidence=intent.get("confidence"),
+                entities=tuple(
+                    {"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or ()
+                ),
+            )
+        )
+    return lines
+
+
+def filled_slots(slots: Mapping[str, Any]) -> dict[str, Any]:
+    """Slots with a value the customer gave us (bookkeeping slots left out)."""
+    return {name: value for name, value in slots.items() if value is not None and name not in INTERNAL_SLOTS}
+
+
+def build_context_packet(
+    *,
+    conversation_id: str,
+    channel: str,
+    events: Iterable[Mapping[str, Any]],
+    slots: Mapping[str, Any],
+    reason: str,
+    store: CustomerStore | None,
+    recent_limit: int = 5,
+) -> ContextPacket:
+    """Assemble the packet for one conversation.
+
+    ``store`` may be None (or unreachable, which raises ``SQLAlchemyError`` to the
+    caller); the packet then carries only what the conversation itself holds.
+    """
+    customer = orders = recent = None
+    if store is not None:
+        customer = store.find_by_identity(channel, conversation_id)
+        if customer is not None:
+            orders = store.orders_for(customer.id)
+            recent = store.recent_conversations(customer.id, limit=recent_limit)
+    return ContextPacket(
+        conversation_id=conversation_id,
+        channel=channel,
+        reason=reason,
+        customer=customer,
+        orders=tuple(orders or ()),
+        recent_conversations=tuple(recent or ()),
+        transcript=tuple(transcript_from_events(events)),
+        slots=filled_slots(slots),
+    )

@@ -1,0 +1,96 @@
+"""Train Rasa models once per content: cached by a hash of everything that shapes them.
+
+The fingerprint covers config.yml, domain.yml, the training data files, our custom NLU
+components (bot/nlu/) and the Rasa version, so editing a response or an example retrains,
+and a fresh checkout with unchanged data reuses the cached model (CI included).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from bot.settings import cache_dir, project_root
+
+
+class TrainingError(RuntimeError):
+    """``rasa train`` failed; its output was printed above."""
+
+
+def training_data_files(data_dir: Path | None = None) -> list[Path]:
+    """The YAML files under ``nlu_data/`` (Rasa ignores the non-training ones)."""
+    root = data_dir or project_root() / "nlu_data"
+    return sorted(p for p in root.rglob("*.yml") if p.is_file())
+
+
+def fingerprint(files: Iterable[Path], *, nlu_only: bool = False) -> str:
+    import rasa
+
+    root = project_root()
+    digest = hashlib.sha256(f"rasa={rasa.__version__};nlu_only={nlu_only}".encode())
+    inputs = [root / "config.yml", root / "domain.yml", *files]
+    inputs += sorted((root / "bot" / "nlu").glob("*.py"))
+    for path in inputs:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def ensure_model(
+    data_files: list[Path] | None = None, *, nlu_only: bool = False, quiet: bool = False
+) -> Path:
+    """Path of a trained model for these data files, training it only if not cached."""
+    files = data_files if data_files is not None else training_data_files()
+    kind = "nlu" if nlu_only else "full"
+    key = fingerprint(files, nlu_only=nlu_only)
+    models = cache_dir() / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    target = models / f"{kind}-{key}.tar.gz"
+    if target.exists():
+        if not quiet:
+            print(f"==> model up to date ({target.name}, cached)", flush=True)
+        return target
+    _train(files, target, nlu_only=nlu_only, quiet=quiet)
+    return target
+
+
+def _train(files: list[Path], target: Path, *, nlu_only: bool, quiet: bool) -> None:
+    root = project_root()
+    staging = target.parent / f".training-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    data_dir = staging / "data"
+    data_dir.mkdir(parents=True)
+    for index, path in enumerate(files):  # one folder, so Rasa sees exactly these files
+        shutil.copyfile(path, data_dir / f"{index:03d}-{path.name}")
+    command = [
+        sys.executable, "-m", "rasa", "train", *(["nlu"] if nlu_only else []),
+        "--config", str(root / "config.yml"),
+        *([] if nlu_only else ["--domain", str(root / "domain.yml")]),
+        *(["--nlu"] if nlu_only else ["--data"]), str(data_dir),
+        "--out", str(staging), "--fixed-model-name", "model",
+    ]  # fmt: skip
+    what = "NLU model" if nlu_only else "model (NLU + dialogue)"
+    print(f"==> training the {what}: data or config changed (about 1-2 minutes)", flush=True)
+    started = time.monotonic()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    result = subprocess.run(
+        command,
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
+        check=False,
+    )
+    trained = staging / "model.tar.gz"
+    if result.returncode != 0 or not trained.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TrainingError(f"rasa train failed (exit {result.returncode}); see the output above")
+    trained.replace(target)  # atomic: a half-written model is never picked up
+    shutil.rmtree(staging, ignore_errors=True)
+    print(f"==> trained in {time.monotonic() - started:.0f} s: {target}", flush=True)

@@ -1,0 +1,81 @@
+"""Shared fixtures: real databases, the trained model, the running bot.
+
+Services (PostgreSQL) are real servers on loopback. When one is missing the test is
+skipped on a developer machine but fails under CI=true, so CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.customers import CustomerStore
+from bot.customers.demo import load_demo_data
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_HOST = os.environ.get("SUPPORTBOT_TEST_PG_HOST", "127.0.0.1")
+POSTGRES_PORT = int(os.environ.get("SUPPORTBOT_TEST_PG_PORT", "5432"))
+POSTGRES_USER = os.environ.get("SUPPORTBOT_TEST_PG_USER", "postgres")
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip locally, fail in CI, when a server the test needs is not listening."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        message = f"{name} is not reachable at {host}:{port} ({exc})"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}; CI=true requires it")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    import psycopg2
+
+    name = f"supportbot_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs against a real SQLite file and a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'customers.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[CustomerStore]:
+    """An empty schema with the demo customers loaded."""
+    customer_store = CustomerStore(store_url)
+    customer_store.drop_schema()
+    customer_store.create_schema()
+    load_demo_data(customer_store)
+    yield customer_store
+    customer_store.drop_schema()
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The shipped model (config.yml + nlu_data/), trained once and cached by content hash."""
+    from bot.training import ensure_model
+
+    return ensure_model()

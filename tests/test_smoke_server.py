@@ -1,0 +1,67 @@
+"""Smoke test: the real Rasa server and action server, a conversation over REST."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.chat import send
+from bot.customers import CustomerStore
+from bot.customers.demo import load_demo_data
+from bot.processes import BotProcesses, free_port, start_bot
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def running_bot(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
+    data = tmp_path_factory.mktemp("bot-data")
+    load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
+    bot = start_bot(
+        trained_model,
+        endpoints=ROOT / "endpoints.yml",
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        data_directory=data,
+        log_dir=data / "logs",
+    )
+    yield bot
+    bot.stop()
+
+
+def texts(bot: BotProcesses, sender: str, message: str) -> str:
+    replies = send(bot.webhook_url, sender, message)
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def test_multi_turn_conversation_with_a_known_customer(running_bot: BotProcesses) -> None:
+    assert "Maria" in texts(running_bot, "maria", "hi there")
+    assert "Which order" in texts(running_bot, "maria", "where is my order?")
+    status = texts(running_bot, "maria", "HL-104233")
+    assert "shipped" in status and "UPS" in status and "1Z999AA10123456784" in status
+    started = texts(running_bot, "maria", "I want to return order HL-100982")
+    assert "started return" in started and "m***@example.com" in started
+
+
+def test_troubleshooting_then_handoff(running_bot: BotProcesses) -> None:
+    assert "unplug" in texts(running_bot, "james", "my internet is down")
+    assert "cable" in texts(running_bot, "james", "no")
+    assert "person from our support team" in texts(running_bot, "james", "no, still broken")
+
+
+def test_fallback_twice_then_person_for_a_new_customer(running_bot: BotProcesses) -> None:
+    assert "I'm the Hearthlink assistant" in texts(running_bot, "web-visitor-7", "hello")
+    assert "say it another way" in texts(running_bot, "web-visitor-7", "blorf zzzq wibble")
+    assert "bring in a person" in texts(running_bot, "web-visitor-7", "qwrtz plmk vvv")
+    assert "person from our support team" in texts(running_bot, "web-visitor-7", "yes please")
+
+
+@pytest.mark.parametrize(
+    "odd", ["🙂🙂🙂", "x" * 10_000, "¿Dónde está mi pedido? 我的订单", "<!channel> @here"]
+)
+def test_odd_input_gets_an_answer_not_a_traceback(running_bot: BotProcesses, odd: str) -> None:
+    replies = send(running_bot.webhook_url, "odd-input", odd)
+    assert replies, "the customer got no answer at all"
+    joined = " ".join(r.get("text", "") for r in replies)
+    assert "Traceback" not in joined and "Error" not in joined
