@@ -1,7 +1,7 @@
 """Rasa's logistic-regression intent classifier with its regularisation exposed.
 
 Rasa 3.6 fixes ``C=1``, which underfits unit-length sentence embeddings (held-out
-accuracy on our data: 90 % at C=1 vs 92 % at C=20). Everything else — training,
+accuracy on our data: 90 % at C=1, 93 % at C=20, 94 % at C=50). Everything else — training,
 persistence, intent ranking — is Rasa's own implementation.
 """
 
@@ -21,7 +21,7 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "C": 20.0}
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 50.0}
 
     def __init__(
         self,
