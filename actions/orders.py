@@ -125,36 +125,48 @@ class ValidateInvoiceForm(OrderNumberValidation):
         return "validate_invoice_form"
 
 
-class ActionOrderStatus(SupportAction):
+class OwnedOrderAction(SupportAction, ABC):
+    """An answer about the order in the ``order_number`` slot, for its owner only.
+
+    Looks the order up, answers "not found" / "not yours" with the offer of a person
+    otherwise, and always clears the slot so the next flow asks afresh.
+    """
+
+    @abstractmethod
+    async def answer(
+        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
+    ) -> list[EventType]: ...
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        cleared: list[EventType] = [SlotSet("order_number", None)]
+        found = await owned_order(dispatcher, tracker)
+        if found is None:
+            return [*cleared, FollowupAction("utter_offer_human")]
+        return [*cleared, *await self.answer(dispatcher, *found)]
+
+
+class ActionOrderStatus(OwnedOrderAction):
     def name(self) -> str:
         return "action_order_status"
 
-    async def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def answer(
+        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
     ) -> list[EventType]:
-        found = await owned_order(dispatcher, tracker)
-        if found is None:
-            return [SlotSet("order_number", None), FollowupAction("utter_offer_human")]
-        _, order = found
         response = STATUS_RESPONSES.get(order.status, "utter_order_processing")
         dispatcher.utter_message(response=response, **order_details(order))
-        return [SlotSet("order_number", None)]
+        return []
 
 
-class ActionSendInvoice(SupportAction):
+class ActionSendInvoice(OwnedOrderAction):
     def name(self) -> str:
         return "action_send_invoice"
 
-    async def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def answer(
+        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
     ) -> list[EventType]:
-        found = await owned_order(dispatcher, tracker)
-        if found is None:
-            return [SlotSet("order_number", None), FollowupAction("utter_offer_human")]
-        customer, order = found
         dispatcher.utter_message(
-            response="utter_invoice_sent",
-            order_number=order.number,
-            email=mask_email(customer.email),
+            response="utter_invoice_sent", order_number=order.number, email=mask_email(customer.email)
         )
-        return [SlotSet("order_number", None)]
+        return []

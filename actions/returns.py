@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -18,8 +18,8 @@ from actions.common import (
     identify,
     mask_email,
 )
-from actions.orders import owned_order
-from bot.customers import OrderRecord, ReturnRecord, run_sync
+from actions.orders import OwnedOrderAction
+from bot.customers import CustomerRecord, OrderRecord, ReturnRecord, run_sync
 
 RETURN_STATUS_TEXT = {
     "label_sent": "waiting for your parcel to reach us (return opened {created_on})",
@@ -57,18 +57,13 @@ class ActionReturnPolicy(SupportAction):
         return []
 
 
-class ActionCheckReturn(SupportAction):
+class ActionCheckReturn(OwnedOrderAction):
     def name(self) -> str:
         return "action_check_return"
 
-    async def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def answer(
+        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
     ) -> list[EventType]:
-        done: list[EventType] = [SlotSet("order_number", None)]
-        found = await owned_order(dispatcher, tracker)
-        if found is None:
-            return [*done, FollowupAction("utter_offer_human")]
-        customer, order = found
         settings = business()
         verdict = return_eligibility(order, date.today(), settings.return_window_days)
         if verdict == "already_open":
@@ -79,9 +74,7 @@ class ActionCheckReturn(SupportAction):
             )
         elif verdict == "cancelled":
             dispatcher.utter_message(
-                response="utter_order_cancelled",
-                order_number=order.number,
-                items=order.item_summary,
+                response="utter_order_cancelled", order_number=order.number, items=order.item_summary
             )
         elif verdict == "not_delivered":
             dispatcher.utter_message(response="utter_return_not_delivered", order_number=order.number)
@@ -92,7 +85,7 @@ class ActionCheckReturn(SupportAction):
                 delivered_on=format_day(order.delivered_on),
                 return_window_days=settings.return_window_days,
             )
-            return [*done, FollowupAction("utter_offer_human")]
+            return [FollowupAction("utter_offer_human")]
         else:
             opened = await run_sync(customer_store().start_return, order.number, date.today())
             dispatcher.utter_message(
@@ -104,7 +97,7 @@ class ActionCheckReturn(SupportAction):
                 amount=format_money(opened.refund_cents, order.currency),
                 refund_days=settings.refund_days,
             )
-        return done
+        return []
 
 
 def describe_return(ret: ReturnRecord, currency: str) -> dict[str, str]:
