@@ -36,14 +36,18 @@ REASONS_BY_INTENT = {
 }
 
 
+def intent_of(event: Mapping[str, Any]) -> str | None:
+    """Name of the intent Rasa detected for a user event (None for other events)."""
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+
+
 def consecutive_fallbacks(events: Iterable[Mapping[str, Any]]) -> int:
     """How many of the latest customer messages in a row were not understood."""
     count = 0
     for event in reversed(list(events)):
         if event.get("event") != "user":
             continue
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != FALLBACK_INTENT:
+        if intent_of(event) != FALLBACK_INTENT:
             break
         count += 1
     return count
@@ -63,7 +67,7 @@ def _previous_customer_intent(events: list[dict[str, Any]]) -> str | None:
     users = [e for e in events if e.get("event") == "user"]
     if len(users) < 2:
         return None
-    return ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")
+    return intent_of(users[-2])
 
 
 async def request_handoff(
