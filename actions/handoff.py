@@ -1,24 +1,32 @@
-"""Handing a conversation to a person, and the "didn't understand" fallback.
+"""Handing a conversation to a person, handing it back, and the "didn't understand" fallback.
 
-The handoff records why a person is needed and the full context packet, and tells the
-customer what happens next. (The Slack relay that delivers it to an agent builds on the
-same packet.)
+``request_handoff`` is the one way into a handoff: it builds the context packet, opens the
+handoff in the database (which queues the agent card for the relay, see bot/handoff/),
+tells the customer what happens next and pauses the bot (``ConversationPaused``), so Rasa
+keeps recording what the customer writes but stops answering until an agent resolves it.
+Outside business hours, or when the trigger is switched off in business.yml, nobody is
+paused: the customer is told honestly and the bot offers to take a message instead.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
-from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import SupportAction, channel_of, customer_store
+from actions.common import SupportAction, business, channel_of, customer_store, mask_email
 from bot.context import ContextPacket, build_context_packet
 from bot.customers import run_sync
+from bot.handoff.store import HandoffStore
+from bot.policies import anger_of
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +65,9 @@ def handoff_reason(tracker: Tracker) -> str:
     """Why this conversation goes to a person, from the trigger recorded in the tracker."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     earlier = tracker.get_slot("handoff_reason")
+    anger = anger_of(tracker.latest_message)
+    if intent not in ("human_handoff", "affirm") and anger >= business().handoff.upset_threshold:
+        return f"the customer is upset (anger {anger:.2f})"
     if intent == "affirm":  # accepted our offer of a person: keep what led to the offer
         previous = _previous_customer_intent(tracker.events) or ""
         return REASONS_BY_INTENT.get(previous, earlier or "the customer accepted the offer of a person")
@@ -70,12 +81,20 @@ def _previous_customer_intent(events: list[dict[str, Any]]) -> str | None:
     return intent_of(users[-2])
 
 
+def _latest_timestamp(events: Iterable[Mapping[str, Any]]) -> float:
+    """Newest event time in the tracker: later customer messages go to the agent's thread."""
+    stamps = [float(e["timestamp"]) for e in events if isinstance(e.get("timestamp"), int | float)]
+    return max(stamps, default=0.0)
+
+
 async def request_handoff(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
 ) -> tuple[list[EventType], ContextPacket | None]:
-    """Record the handoff with its context packet and tell the customer a person is coming."""
+    """Open a handoff with its context packet; pause the bot if a person can take over now."""
+    settings = business().handoff
     channel = channel_of(tracker)
     store = customer_store()
+    open_now = settings.business_hours.is_open(datetime.now(timezone.utc))
     packet: ContextPacket | None = None
     try:
         packet = await run_sync(
@@ -87,6 +106,17 @@ async def request_handoff(
             reason=reason,
             store=store,
         )
+        handoffs = HandoffStore(store)
+        await run_sync(
+            handoffs.open_handoff,
+            conversation_id=tracker.sender_id,
+            channel=channel,
+            customer_id=packet.customer.id if packet.customer else None,
+            reason=reason,
+            packet=packet.to_dict(),
+            relay_after=_latest_timestamp(tracker.events),
+            status="waiting" if open_now else "after_hours",
+        )
         if packet.customer is not None:
             await run_sync(
                 store.record_conversation,
@@ -97,12 +127,16 @@ async def request_handoff(
                 outcome="handed_off",
                 handoff_reason=reason,
             )
-        dispatcher.utter_message(response="utter_handoff")
+        wait = await run_sync(handoffs.expected_wait_minutes, settings.expected_wait_minutes)
     except SQLAlchemyError:
         logger.exception("handoff for %s: customer store unavailable", tracker.sender_id)
         dispatcher.utter_message(response="utter_handoff_store_down")
-    logger.info("handoff requested for %s on %s: %s", tracker.sender_id, channel, reason)
-    return [SlotSet("handoff_reason", reason)], packet
+        return [SlotSet("handoff_reason", reason)], None
+    logger.info("handoff opened for %s on %s: %s", tracker.sender_id, channel, reason)
+    if not open_now:
+        return [SlotSet("handoff_reason", reason), FollowupAction("action_handoff_unanswered")], packet
+    dispatcher.utter_message(response="utter_handoff", wait_minutes=max(1, math.ceil(wait)))
+    return [SlotSet("handoff_reason", reason), ConversationPaused()], packet
 
 
 def _summary(packet: ContextPacket) -> str:
@@ -117,6 +151,10 @@ class ActionHandoff(SupportAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        triggers = business().handoff.triggers
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "human_handoff" and not triggers.customer_asks:
+            return [FollowupAction("action_handoff_unanswered")]
         events, _ = await request_handoff(dispatcher, tracker, handoff_reason(tracker))
         return events
 
@@ -130,10 +168,78 @@ class ActionFallback(SupportAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        if consecutive_fallbacks(tracker.events) >= 2:
+        if consecutive_fallbacks(tracker.events) >= 2 and business().handoff.triggers.not_understood_twice:
             return [
                 SlotSet("handoff_reason", REASON_NOT_UNDERSTOOD),
                 FollowupAction("utter_offer_human"),
             ]
         dispatcher.utter_message(response="utter_ask_rephrase")
         return []
+
+
+class ActionHandoffResolved(SupportAction):
+    """An agent pressed Resolve: the bot is back and says so (triggered by the relay)."""
+
+    def name(self) -> str:
+        return "action_handoff_resolved"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_back_with_bot", business_name=business().name)
+        return [SlotSet("handoff_reason", None)]
+
+
+class ActionHandoffUnanswered(SupportAction):
+    """No one can take over (after hours, or nobody claimed in time): say so, offer to take a message."""
+
+    def name(self) -> str:
+        return "action_handoff_unanswered"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        hours = business().handoff.business_hours
+        if hours.is_open(datetime.now(timezone.utc)):
+            dispatcher.utter_message(response="utter_no_agent_free")
+        else:
+            dispatcher.utter_message(response="utter_team_offline", hours=hours.describe())
+        dispatcher.utter_message(response="utter_offer_message")
+        return []
+
+
+class ValidateFollowupForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_followup_form"
+
+    async def validate_followup_message(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if not text:
+            dispatcher.utter_message(response="utter_ask_followup_message")
+            return {"followup_message": None}
+        return {"followup_message": text[:4000]}
+
+
+class ActionSaveFollowup(SupportAction):
+    """Pass the customer's message to the team (in the handoff's Slack thread)."""
+
+    def name(self) -> str:
+        return "action_save_followup"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        message = str(tracker.get_slot("followup_message") or "").strip()
+        store = customer_store()
+        handoff = await run_sync(HandoffStore(store).record_followup, tracker.sender_id, message)
+        if handoff is None:  # no handoff to attach it to: open one so the team sees it
+            await request_handoff(CollectingDispatcher(), tracker, "the customer left a message")
+            await run_sync(HandoffStore(store).record_followup, tracker.sender_id, message)
+        customer = await run_sync(store.find_by_identity, channel_of(tracker), tracker.sender_id)
+        if customer is not None and customer.email:
+            dispatcher.utter_message(response="utter_followup_saved_email", email=mask_email(customer.email))
+        else:
+            dispatcher.utter_message(response="utter_followup_saved")
+        return [SlotSet("followup_message", None)]

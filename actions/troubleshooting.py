@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import SupportAction
+from actions.common import SupportAction, business
 from actions.handoff import request_handoff
 
 STEPS = ("ts_restart_fixed", "ts_cables_fixed")
@@ -51,6 +51,8 @@ class ActionTroubleshootResult(SupportAction):
         if fixed(tracker):
             dispatcher.utter_message(response="utter_troubleshoot_fixed")
             return reset
+        if not business().handoff.triggers.self_service_failed:
+            return [*reset, SlotSet("handoff_reason", REASON_NOT_FIXED), FollowupAction("utter_offer_human")]
         dispatcher.utter_message(response="utter_troubleshoot_escalate")
         events, _ = await request_handoff(dispatcher, tracker, REASON_NOT_FIXED)
         return [*reset, *events]

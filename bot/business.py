@@ -1,14 +1,81 @@
-"""Business settings from ``nlu_data/business.yml``: numbers the bot computes with."""
+"""Business settings from ``nlu_data/business.yml``: numbers and switches the bot works with.
+
+A support lead edits that file, not Python; this module turns it into typed settings and
+says exactly which key is wrong when it cannot. ``SUPPORTBOT_BUSINESS_FILE`` points at
+another copy (tests use it for "always open" hours and short claim timeouts).
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from bot.settings import project_root
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class BusinessSettingsError(ValueError):
+    """business.yml is missing a value or has one of the wrong type."""
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """When people are available to take over a conversation."""
+
+    timezone: str
+    days: frozenset[str]
+    opens: time
+    closes: time
+
+    def is_open(self, moment: datetime) -> bool:
+        """Whether ``moment`` (timezone-aware) falls inside the opening hours."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        if DAY_NAMES[local.weekday()] not in self.days:
+            return False
+        if self.opens == self.closes:  # "00:00" to "00:00": open all day
+            return True
+        return self.opens <= local.time() < self.closes
+
+    def describe(self) -> str:
+        """Customer-facing wording, e.g. "Mon–Sat 08:00–20:00 (Europe/London time)"."""
+        ordered = [day for day in DAY_NAMES if day in self.days]
+        if len(ordered) == 7:
+            days = "every day"
+        elif len(ordered) == 1:
+            days = ordered[0].title()
+        elif ordered == list(DAY_NAMES[DAY_NAMES.index(ordered[0]) : DAY_NAMES.index(ordered[-1]) + 1]):
+            days = f"{ordered[0].title()}–{ordered[-1].title()}"
+        else:
+            days = ", ".join(day.title() for day in ordered)
+        if self.opens == self.closes:
+            return f"{days}, around the clock"
+        return f"{days} {self.opens:%H:%M}–{self.closes:%H:%M} ({self.timezone} time)"
+
+
+@dataclass(frozen=True)
+class HandoffTriggers:
+    customer_asks: bool = True
+    not_understood_twice: bool = True
+    upset_customer: bool = True
+    self_service_failed: bool = True
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    triggers: HandoffTriggers
+    upset_threshold: float
+    claim_timeout: timedelta
+    expected_wait_minutes: float
+    internal_note_prefix: str
+    business_hours: BusinessHours
 
 
 @dataclass(frozen=True)
@@ -16,24 +83,72 @@ class BusinessSettings:
     name: str
     return_window_days: int
     refund_days: str
+    handoff: HandoffSettings
 
 
-class BusinessSettingsError(ValueError):
-    """business.yml is missing a value or has one of the wrong type."""
+def business_file() -> Path:
+    """The business.yml in use: ``SUPPORTBOT_BUSINESS_FILE`` or ``nlu_data/business.yml``."""
+    override = os.environ.get("SUPPORTBOT_BUSINESS_FILE")
+    return Path(override) if override else project_root() / "nlu_data" / "business.yml"
 
 
-@lru_cache(maxsize=4)
 def load_business_settings(path: Path | None = None) -> BusinessSettings:
-    path = path or project_root() / "nlu_data" / "business.yml"
-    raw = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("business") or {}
+    """Settings from ``path`` or the business.yml in use (parsed once per file)."""
+    return _load(path or business_file())
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> BusinessSettings:
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = document.get("business") or {}
     try:
         return BusinessSettings(
             name=str(raw["name"]),
             return_window_days=int(raw["return_window_days"]),
             refund_days=str(raw["refund_days"]),
+            handoff=_handoff_settings(document.get("handoff") or {}),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError) as exc:
         raise BusinessSettingsError(
-            f"{path}: 'business' needs name, return_window_days (a whole number of days) "
-            f"and refund_days ({exc!r})"
+            f"{path}: {exc}. 'business' needs name, return_window_days (whole days) and "
+            "refund_days; 'handoff' needs numbers for upset_threshold, claim_timeout_minutes and "
+            "expected_wait_minutes, and business_hours with a timezone (e.g. Europe/London), "
+            'days (mon..sun) and open/close times as "HH:MM"'
         ) from exc
+
+
+def _handoff_settings(raw: dict[str, Any]) -> HandoffSettings:
+    triggers = raw.get("triggers") or {}
+    hours = raw.get("business_hours") or {}
+    days = frozenset(str(day).lower()[:3] for day in hours.get("days", DAY_NAMES))
+    unknown = days - set(DAY_NAMES)
+    if unknown:
+        raise ValueError(f"business_hours.days has unknown day(s) {sorted(unknown)}")
+    timezone = str(hours.get("timezone", "UTC"))
+    ZoneInfo(timezone)  # fail early on a misspelt zone
+    return HandoffSettings(
+        triggers=HandoffTriggers(
+            customer_asks=bool(triggers.get("customer_asks", True)),
+            not_understood_twice=bool(triggers.get("not_understood_twice", True)),
+            upset_customer=bool(triggers.get("upset_customer", True)),
+            self_service_failed=bool(triggers.get("self_service_failed", True)),
+        ),
+        upset_threshold=float(raw.get("upset_threshold", 0.6)),
+        claim_timeout=timedelta(minutes=float(raw.get("claim_timeout_minutes", 5))),
+        expected_wait_minutes=float(raw.get("expected_wait_minutes", 3)),
+        internal_note_prefix=str(raw.get("internal_note_prefix", "//")),
+        business_hours=BusinessHours(
+            timezone=timezone,
+            days=days,
+            opens=_clock(hours.get("open", "00:00"), "open"),
+            closes=_clock(hours.get("close", "00:00"), "close"),
+        ),
+    )
+
+
+def _clock(value: Any, key: str) -> time:
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise ValueError(f'business_hours.{key} must look like "08:00", not {value!r}') from exc

@@ -1,8 +1,14 @@
-"""A terminal chat with the running bot over Rasa's REST channel."""
+"""A terminal chat with the running bot over Rasa's REST channel.
+
+REST only returns the bot's replies to each message, so messages that arrive on their own
+(an agent's reply during a handoff, the bot coming back afterwards) are picked up by
+watching the conversation's tracker in the background.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import requests
@@ -29,9 +35,46 @@ def _show(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return buttons
 
 
+class TrackerWatcher:
+    """Prints bot messages that were not replies to something the customer just sent."""
+
+    def __init__(self, webhook_url: str, sender: str, interval: float = 1.0) -> None:
+        base = webhook_url.split("/webhooks/")[0]
+        self.url = f"{base}/conversations/{requests.utils.quote(sender, safe='')}/tracker"
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.seen = self._count()
+        self.stopped = threading.Event()
+
+    def _events(self) -> list[dict[str, Any]]:
+        try:
+            return requests.get(self.url, timeout=5).json().get("events") or []
+        except (requests.RequestException, ValueError):
+            return []
+
+    def _count(self) -> int:
+        return len(self._events())
+
+    def mark_seen(self) -> None:
+        """Everything up to now was shown as the reply to the customer's message."""
+        self.seen = self._count()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            with self.lock:
+                events = self._events()
+                for event in events[self.seen :]:
+                    if event.get("event") == "bot" and event.get("text"):
+                        agent = (event.get("metadata") or {}).get("agent_name")
+                        print(f"\n{agent + ' (support)' if agent else 'bot'}> {event['text']}\nyou> ", end="")
+                self.seen = max(self.seen, len(events))
+
+
 def chat(webhook_url: str, sender: str) -> None:
     """Read lines from the terminal until EOF or /quit; a number picks a button."""
     print(f"Chatting as '{sender}' with {webhook_url}. Type /quit to leave.")
+    watcher = TrackerWatcher(webhook_url, sender)
+    threading.Thread(target=watcher.run, daemon=True).start()
     buttons: list[dict[str, Any]] = []
     while True:
         try:
@@ -44,6 +87,8 @@ def chat(webhook_url: str, sender: str) -> None:
         if text.isdigit() and 0 < int(text) <= len(buttons):
             text = buttons[int(text) - 1]["payload"]
         try:
-            buttons = _show(send(webhook_url, sender, text))
+            with watcher.lock:
+                buttons = _show(send(webhook_url, sender, text))
+                watcher.mark_seen()
         except requests.RequestException as exc:
             print(f"(could not reach the bot at {webhook_url}: {exc}; is it running?)")

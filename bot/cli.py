@@ -36,6 +36,41 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    """The handoff relay: Slack (or the local inbox) ↔ customers, for conversations people took over."""
+    import logging
+
+    from aiohttp import web
+
+    from bot.customers import CustomerStore
+    from bot.handoff.server import create_app, install_log_redaction
+    from bot.handoff.settings import RelaySettings, RelaySettingsError, event_stream_url, slack_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    try:
+        settings = RelaySettings(
+            rasa_url=args.rasa_url,
+            rasa_token=os.environ.get("RASA_AUTH_TOKEN") or None,
+            event_stream_url=event_stream_url(project_root() / args.endpoints),
+            slack=slack_settings(),
+        )
+    except RelaySettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    desk = (
+        f"Slack channel {settings.slack.channel}"
+        if settings.slack
+        else f"http://{args.host}:{args.port}/inbox"
+    )
+    print(f"==> handoff relay on :{args.port}; agents work handoffs in {desk}", flush=True)
+    web.run_app(
+        create_app(settings, CustomerStore(customer_database_url())),
+        host=args.host, port=args.port, print=None, access_log=None,
+    )  # fmt: skip
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.chat import chat
     from bot.processes import StartupError, start_bot
@@ -46,19 +81,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     cmd_load_demo_data(args)
     model = ensure_model()
     logs = data_dir() / "logs"
-    print(f"==> starting the action server (:{args.actions_port}) and Rasa (:{args.port}); logs in {logs}")
+    print(
+        f"==> starting the action server (:{args.actions_port}), Rasa (:{args.port}) and the "
+        f"handoff relay (:{args.relay_port}); logs in {logs}"
+    )
     try:
         bot = start_bot(
             model,
             endpoints=root / args.endpoints,
             rasa_port=args.port,
             actions_port=args.actions_port,
+            relay_port=args.relay_port,
             log_dir=logs,
         )
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"==> the bot is up. REST webhook: {bot.webhook_url}")
+    if not os.environ.get("SLACK_BOT_TOKEN"):
+        print(f"==> agent inbox (handoffs, no Slack configured): {bot.relay_url}/inbox")
     print('    e.g. curl -s -XPOST -d \'{"sender":"maria","message":"hi"}\' ' + bot.webhook_url)
     try:
         if args.no_chat or not sys.stdin.isatty():
@@ -96,10 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train if needed, start servers, chat")
     run.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     run.add_argument("--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
+    run.add_argument("--relay-port", type=int, default=int(os.environ.get("RELAY_PORT", 5006)))
     run.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"))
     run.add_argument("--sender", default="maria", help="who you chat as (demo: maria, james, priya)")
     run.add_argument("--no-chat", action="store_true", help="serve only; no terminal chat")
     run.set_defaults(func=cmd_run)
+
+    relay = commands.add_parser("relay", help="run the handoff relay (Slack or local agent inbox)")
+    relay.add_argument("--port", type=int, default=int(os.environ.get("RELAY_PORT", 5006)))
+    relay.add_argument("--host", default=os.environ.get("RELAY_HOST", "127.0.0.1"))
+    relay.add_argument(
+        "--endpoints",
+        type=Path,
+        default=Path("endpoints.yml"),
+        help="the endpoints file Rasa runs with (its event_broker is followed)",
+    )
+    relay.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    relay.set_defaults(func=cmd_relay)
     return parser
 
 

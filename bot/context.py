@@ -33,6 +33,7 @@ class TranscriptLine:
     intent: str | None = None
     confidence: float | None = None
     entities: tuple[dict[str, Any], ...] = ()
+    sentiment: dict[str, Any] | None = None  # from SentimentAnalyzer: label, score, anger
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class ContextPacket:
     recent_conversations: tuple[ConversationRecord, ...] = ()
     transcript: tuple[TranscriptLine, ...] = ()
     slots: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sentiment(self) -> dict[str, Any] | None:
+        """The mood to show the agent: the angriest of the customer's last three messages."""
+        recent = [line.sentiment for line in self.transcript if line.role == "customer" and line.sentiment]
+        return max(recent[-3:], key=lambda s: float(s.get("anger", 0.0)), default=None)
 
     @property
     def detected_intents(self) -> list[tuple[str, float]]:
@@ -60,6 +67,7 @@ class ContextPacket:
         data["detected_intents"] = [
             {"intent": intent, "confidence": confidence} for intent, confidence in self.detected_intents
         ]
+        data["sentiment"] = self.sentiment
         return data
 
 
@@ -87,6 +95,7 @@ def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> list[Transcri
                 entities=tuple(
                     {"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or ()
                 ),
+                sentiment=parse.get("sentiment"),
             )
         )
     return lines
@@ -112,6 +121,7 @@ def build_context_packet(
     ``store`` may be None (or unreachable, which raises ``SQLAlchemyError`` to the
     caller); the packet then carries only what the conversation itself holds.
     """
+    transcript = tuple(transcript_from_events(events))
     customer = orders = recent = None
     if store is not None:
         customer = store.find_by_identity(channel, conversation_id)
@@ -125,6 +135,16 @@ def build_context_packet(
         customer=customer,
         orders=tuple(orders or ()),
         recent_conversations=tuple(recent or ()),
-        transcript=tuple(transcript_from_events(events)),
-        slots=filled_slots(slots),
+        transcript=transcript,
+        slots={**mentioned_entities(transcript), **filled_slots(slots)},
     )
+
+
+def mentioned_entities(transcript: Iterable[TranscriptLine]) -> dict[str, Any]:
+    """Latest value of each entity the customer mentioned (forms may have reset the slot since)."""
+    known: dict[str, Any] = {}
+    for line in transcript:
+        for entity in line.entities if line.role == "customer" else ():
+            if entity.get("entity") and entity.get("value") is not None:
+                known[str(entity["entity"])] = entity["value"]
+    return known

@@ -32,26 +32,72 @@ def free_port() -> int:
 
 
 @dataclass
+class Child:
+    """One server process and how to start it again."""
+
+    name: str
+    args: list[str]
+    health_url: str
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+
+@dataclass
 class BotProcesses:
     rasa_url: str
     actions_url: str
-    children: list[subprocess.Popen] = field(default_factory=list)
+    relay_url: str | None = None
+    cwd: Path = field(default_factory=project_root)
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    started: dict[str, Child] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
 
     @property
     def webhook_url(self) -> str:
         return f"{self.rasa_url}/webhooks/rest/webhook"
 
-    def stop(self, timeout: float = 15.0) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in self.children:
+    @property
+    def children(self) -> list[subprocess.Popen]:
+        return [child.process for child in self.started.values() if child.process is not None]
+
+    def start(self, name: str, args: list[str], health_url: str, timeout: float = 180.0) -> None:
+        """Start (or start again) a named server and wait until its health URL answers 200."""
+        out: int | IO[bytes] | None = None
+        log_path = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_dir / f"{name}.log"
+            out = log_path.open("ab")
+            self.logs.append(out)
+        process = subprocess.Popen(
+            args, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None
+        )
+        self.started[name] = Child(name, args, health_url, process, log_path)
+        _wait_until(health_url, process, timeout, name, log_path)
+
+    def stop_one(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one server (SIGTERM, then SIGKILL after ``timeout``)."""
+        child = self.started[name]
+        if child.process is not None and child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
             try:
-                child.wait(timeout=timeout)
+                child.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                child.process.kill()
+                child.process.wait()
+
+    def restart(self, name: str, timeout: float = 180.0) -> None:
+        child = self.started[name]
+        self.stop_one(name)
+        self.start(name, child.args, child.health_url, timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for child in self.started.values():
+            if child.process is not None and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        for name in self.started:
+            self.stop_one(name, timeout)
         for log in self.logs:
             log.close()
 
@@ -79,9 +125,10 @@ def prepare_endpoints(source: Path, actions_url: str, target_dir: Path, data_dir
     """
     config = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     config.setdefault("action_endpoint", {})["url"] = f"{actions_url}/webhook"
-    tracker = config.get("tracker_store") or {}
-    if tracker.get("dialect") == "sqlite" and not Path(str(tracker.get("db", ""))).is_absolute():
-        tracker["db"] = str(data_directory / Path(str(tracker.get("db") or "tracker.db")).name)
+    for section, default in (("tracker_store", "tracker.db"), ("event_broker", "broker.db")):
+        store = config.get(section) or {}
+        if store.get("dialect") == "sqlite" and not Path(str(store.get("db", ""))).is_absolute():
+            store["db"] = str(data_directory / Path(str(store.get("db") or default)).name)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"endpoints-{os.getpid()}-{actions_url.rsplit(':', 1)[-1]}.yml"
     target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -99,8 +146,11 @@ def start_bot(
     data_directory: Path | None = None,
     log_dir: Path | None = None,
     timeout: float = 180.0,
+    relay_port: int | None = None,
 ) -> BotProcesses:
-    """Start action server then Rasa server; return once both answer their health checks.
+    """Start action server, Rasa server and (with ``relay_port``) the handoff relay.
+
+    Returns once all answer their health checks.
 
     ``data_directory`` (default: ``SUPPORTBOT_DATA_DIR`` or ``.data/``) holds the SQLite
     tracker and customer databases of this run.
@@ -114,41 +164,38 @@ def start_bot(
         "SUPPORTBOT_DATA_DIR": str(data_directory),
         **(env or {}),
     }
+    rasa_args = [
+        sys.executable, "-m", "rasa", "run", "--enable-api",
+        "--model", str(model), "--endpoints", "ENDPOINTS",
+        "--credentials", str(credentials or root / "credentials.yml"),
+        "--port", str(rasa_port), "--interface", "127.0.0.1",
+    ]  # fmt: skip
+    if child_env.get("RASA_AUTH_TOKEN"):
+        rasa_args += ["--auth-token", child_env["RASA_AUTH_TOKEN"]]
     bot = BotProcesses(
-        rasa_url=f"http://127.0.0.1:{rasa_port}", actions_url=f"http://127.0.0.1:{actions_port}"
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        actions_url=f"http://127.0.0.1:{actions_port}",
+        cwd=root,
+        env=child_env,
+        log_dir=log_dir,
     )
-
-    def spawn(name: str, args: list[str]) -> tuple[subprocess.Popen, Path | None]:
-        log_path = None
-        out: int | IO[bytes] | None = None
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = log_dir / f"{name}.log"
-            out = log_path.open("wb")
-            bot.logs.append(out)
-        child = subprocess.Popen(
-            args, cwd=root, env=child_env, stdout=out, stderr=subprocess.STDOUT if out else None
-        )
-        bot.children.append(child)
-        return child, log_path
-
     run_endpoints = prepare_endpoints(endpoints, bot.actions_url, data_directory / "run", data_directory)
+    rasa_args[rasa_args.index("ENDPOINTS")] = str(run_endpoints)
     try:
-        actions, actions_log = spawn(
+        bot.start(
             "actions",
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-        )
-        rasa, rasa_log = spawn(
-            "rasa",
-            [
-                sys.executable, "-m", "rasa", "run", "--enable-api",
-                "--model", str(model), "--endpoints", str(run_endpoints),
-                "--credentials", str(credentials or root / "credentials.yml"),
-                "--port", str(rasa_port), "--interface", "127.0.0.1",
-            ],
+            f"{bot.actions_url}/health", timeout,
         )  # fmt: skip
-        _wait_until(f"{bot.actions_url}/health", actions, timeout, "action server", actions_log)
-        _wait_until(f"{bot.rasa_url}/status", rasa, timeout, "Rasa server", rasa_log)
+        bot.start("rasa", rasa_args, f"{bot.rasa_url}/status", timeout)
+        if relay_port is not None:
+            bot.relay_url = f"http://127.0.0.1:{relay_port}"
+            bot.start(
+                "relay",
+                [sys.executable, "-m", "bot", "relay", "--port", str(relay_port),
+                 "--endpoints", str(run_endpoints), "--rasa-url", bot.rasa_url],
+                f"{bot.relay_url}/health", timeout,
+            )  # fmt: skip
     except BaseException:
         bot.stop()
         raise

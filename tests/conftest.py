@@ -79,3 +79,35 @@ def trained_model() -> Path:
     from bot.training import ensure_model
 
     return ensure_model()
+
+
+def write_business_file(target: Path, **handoff: object) -> Path:
+    """A copy of nlu_data/business.yml with some ``handoff`` settings replaced.
+
+    Tests run at any hour, so by default the copy says the team is always there
+    (the shipped file has real opening hours); the rest is the shipped configuration.
+    """
+    import yaml
+
+    document = yaml.safe_load((ROOT / "nlu_data" / "business.yml").read_text(encoding="utf-8"))
+    settings = document.setdefault("handoff", {})
+    settings["business_hours"] = {
+        "timezone": "UTC", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "open": "00:00", "close": "00:00",
+    }  # fmt: skip
+    settings.update(handoff)
+    target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="session", autouse=True)
+def team_always_available(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every server a test starts) sees a support team that is always in."""
+    path = write_business_file(tmp_path_factory.mktemp("business") / "business.yml")
+    previous = os.environ.get("SUPPORTBOT_BUSINESS_FILE")
+    os.environ["SUPPORTBOT_BUSINESS_FILE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("SUPPORTBOT_BUSINESS_FILE", None)
+    else:
+        os.environ["SUPPORTBOT_BUSINESS_FILE"] = previous

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+import bot.handoff.models  # noqa: F401  (the handoff tables share this schema)
 from bot.customers.models import Base, Conversation, Customer, Identity, Order, Return
 from bot.customers.records import (
     ConversationRecord,
@@ -45,8 +47,19 @@ def _utcnow() -> datetime:
 
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
-    connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {"connect_timeout": 5}
-    return create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
+    if not url.startswith("sqlite"):
+        return create_engine(url, future=True, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    engine = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 15})
+    event.listen(engine, "connect", _sqlite_for_several_processes)
+    return engine
+
+
+def _sqlite_for_several_processes(connection: Any, _record: Any) -> None:
+    """WAL lets the action server write while the relay reads the same SQLite file."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
 
 
 class CustomerStore:
@@ -95,6 +108,22 @@ class CustomerStore:
             session.add(customer)
             session.flush()
             return _customer_record(customer)
+
+    def link_identity(
+        self, customer_id: int, channel: str, external_id: str, handle: str | None = None
+    ) -> CustomerRecord:
+        """Attach another channel account to a known customer (once they proved who they are)."""
+        with self.session() as session:
+            existing = session.scalar(
+                select(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+            )
+            if existing is None:
+                session.add(
+                    Identity(customer_id=customer_id, channel=channel, external_id=external_id, handle=handle)
+                )
+            else:
+                existing.customer_id = customer_id
+        return self.get_customer(customer_id)
 
     def get_customer(self, customer_id: int) -> CustomerRecord | None:
         with self.session() as session:

@@ -1,0 +1,1 @@
+"""Human handoff: Slack agent desk, relay, outbox."""

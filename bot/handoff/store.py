@@ -1,0 +1,401 @@
+"""Handoff state, the durable outbox and stream cursors, on the customer store's database.
+
+Every state change and the deliveries it causes are written in one transaction, so a
+crash can never leave a claimed handoff without its card update or a resolved one without
+the message that hands the customer back to the bot.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.customers import CustomerStore
+from bot.handoff.models import DeskMessage, Handoff, OutboxItem, RelayCursor
+
+ACTIVE = ("waiting", "claimed")
+
+# Outbox kinds: "desk.*" go to the agents (Slack or the local inbox), "customer.*" to the
+# customer's conversation through the Rasa HTTP API.
+POST_CARD = "desk.post_card"
+UPDATE_CARD = "desk.update_card"
+POST_THREAD = "desk.post_thread"
+SAY_TO_CUSTOMER = "customer.say"
+RESUME_BOT = "customer.resume"
+PAUSE_BOT = "customer.pause"
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the way every timestamp in these tables is stored."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    id: int
+    conversation_id: str
+    channel: str
+    customer_id: int | None
+    reason: str
+    status: str
+    packet: dict[str, Any]
+    relay_after: float
+    desk_channel: str | None
+    card_ts: str | None
+    claimed_by: str | None
+    claimed_by_name: str | None
+    resolved_by_name: str | None
+    followup_message: str | None
+    created_at: datetime
+    claimed_at: datetime | None
+    resolved_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        """A person has (or is about to have) the conversation: the bot stays quiet."""
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    id: int
+    queue: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def _record(row: Handoff) -> HandoffRecord:
+    return HandoffRecord(**{column.name: getattr(row, column.name) for column in Handoff.__table__.columns})
+
+
+def desk_queue(handoff_id: int) -> str:
+    return f"desk:{handoff_id}"
+
+
+def customer_queue(conversation_id: str) -> str:
+    return f"customer:{conversation_id}"
+
+
+class HandoffStore:
+    """Typed operations on the handoff tables; each method is one transaction."""
+
+    def __init__(self, customers: CustomerStore) -> None:
+        self.customers = customers
+
+    # --- opening -----------------------------------------------------------------------
+
+    def open_handoff(
+        self,
+        *,
+        conversation_id: str,
+        channel: str,
+        customer_id: int | None,
+        reason: str,
+        packet: dict[str, Any],
+        relay_after: float,
+        status: str = "waiting",
+    ) -> tuple[HandoffRecord, bool]:
+        """Open a handoff and queue its card; (record, False) if one is already active."""
+        with self.customers.session() as session:
+            existing = session.scalars(
+                select(Handoff)
+                .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(ACTIVE))
+                .order_by(Handoff.id.desc())
+            ).first()
+            if existing is not None:
+                return _record(existing), False
+            row = Handoff(
+                conversation_id=conversation_id,
+                channel=channel,
+                customer_id=customer_id,
+                reason=reason,
+                status=status,
+                packet=packet,
+                relay_after=relay_after,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            self._enqueue(session, desk_queue(row.id), POST_CARD, {"handoff_id": row.id})
+            return _record(row), True
+
+    # --- lookups -----------------------------------------------------------------------
+
+    def get(self, handoff_id: int) -> HandoffRecord | None:
+        with self.customers.session() as session:
+            row = session.get(Handoff, handoff_id)
+            return _record(row) if row else None
+
+    def by_card(self, card_ts: str) -> HandoffRecord | None:
+        """The handoff whose card (thread parent) has this Slack ts."""
+        with self.customers.session() as session:
+            row = session.scalars(select(Handoff).where(Handoff.card_ts == card_ts)).first()
+            return _record(row) if row else None
+
+    def latest_for(self, conversation_id: str) -> HandoffRecord | None:
+        with self.customers.session() as session:
+            row = session.scalars(
+                select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc())
+            ).first()
+            return _record(row) if row else None
+
+    def list_recent(self, limit: int = 50) -> list[HandoffRecord]:
+        with self.customers.session() as session:
+            rows = session.scalars(select(Handoff).order_by(Handoff.id.desc()).limit(limit))
+            return [_record(row) for row in rows]
+
+    def expected_wait_minutes(self, default: float, sample: int = 20) -> float:
+        """Median time to claim over the latest claimed handoffs, or ``default`` without data."""
+        with self.customers.session() as session:
+            rows = session.execute(
+                select(Handoff.created_at, Handoff.claimed_at)
+                .where(Handoff.claimed_at.is_not(None))
+                .order_by(Handoff.id.desc())
+                .limit(sample)
+            ).all()
+        waits = [(claimed - created).total_seconds() / 60 for created, claimed in rows]
+        return statistics.median(waits) if len(waits) >= 3 else default
+
+    # --- state changes -----------------------------------------------------------------
+
+    def set_card(self, handoff_id: int, desk_channel: str, card_ts: str) -> None:
+        with self.customers.session() as session:
+            row = session.get(Handoff, handoff_id)
+            row.desk_channel, row.card_ts = desk_channel, card_ts
+
+    def claim(self, handoff_id: int, agent_id: str, agent_name: str) -> HandoffRecord | None:
+        """Make the agent the owner; None if the handoff is already resolved or unknown.
+
+        Claiming one that timed out pauses the bot again: a person is back on it.
+        """
+        with self.customers.session() as session:
+            row = session.get(Handoff, handoff_id)
+            if row is None or row.status == "resolved":
+                return None
+            if row.status == "claimed" and row.claimed_by == agent_id:
+                return _record(row)  # a double click changes nothing
+            if row.status in ("timed_out", "after_hours"):
+                self._enqueue(
+                    session, customer_queue(row.conversation_id), PAUSE_BOT,
+                    {"handoff_id": row.id, "conversation_id": row.conversation_id},
+                )  # fmt: skip
+            row.status, row.claimed_by, row.claimed_by_name = "claimed", agent_id, agent_name
+            row.claimed_at = row.claimed_at or utcnow()
+            self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+            self._enqueue(
+                session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
+                {
+                    "handoff_id": row.id, "conversation_id": row.conversation_id,
+                    "text": f"{agent_name} from our support team has joined the conversation.",
+                    "agent_name": agent_name, "agent_id": agent_id, "notice": True,
+                },
+            )  # fmt: skip
+            return _record(row)
+
+    def resolve(self, handoff_id: int, agent_name: str) -> HandoffRecord | None:
+        """Hand the conversation back to the bot; None if it was already resolved."""
+        with self.customers.session() as session:
+            row = session.get(Handoff, handoff_id)
+            if row is None or row.status == "resolved":
+                return None
+            was_paused = row.status in ACTIVE
+            row.status, row.resolved_by_name, row.resolved_at = "resolved", agent_name, utcnow()
+            self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+            if was_paused:
+                self._enqueue(
+                    session, customer_queue(row.conversation_id), RESUME_BOT,
+                    {"handoff_id": row.id, "conversation_id": row.conversation_id,
+                     "intent": "EXTERNAL_handoff_resolved"},
+                )  # fmt: skip
+            return _record(row)
+
+    def time_out_unclaimed(self, timeout: timedelta, now: datetime | None = None) -> list[HandoffRecord]:
+        """Waiting handoffs nobody claimed in time: the bot comes back and offers to take a message."""
+        cutoff = (now or utcnow()) - timeout
+        with self.customers.session() as session:
+            rows = session.scalars(
+                select(Handoff).where(Handoff.status == "waiting", Handoff.created_at <= cutoff)
+            ).all()
+            for row in rows:
+                row.status = "timed_out"
+                self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+                self._enqueue(
+                    session, customer_queue(row.conversation_id), RESUME_BOT,
+                    {"handoff_id": row.id, "conversation_id": row.conversation_id,
+                     "intent": "EXTERNAL_handoff_unanswered"},
+                )  # fmt: skip
+            return [_record(row) for row in rows]
+
+    def record_followup(self, conversation_id: str, message: str) -> HandoffRecord | None:
+        """The message a customer left when no one could take over; shown in the card's thread."""
+        with self.customers.session() as session:
+            row = session.scalars(
+                select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc())
+            ).first()
+            if row is None:
+                return None
+            row.followup_message = message
+            self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+            self._enqueue(
+                session, desk_queue(row.id), POST_THREAD,
+                {"handoff_id": row.id, "kind": "followup", "text": message},
+            )  # fmt: skip
+            return _record(row)
+
+    # --- relaying ----------------------------------------------------------------------
+
+    def relay_customer_message(self, conversation_id: str, text: str, timestamp: float) -> bool:
+        """Queue a customer message for the thread of the conversation's active handoff.
+
+        False when no person has the conversation or the message is already on the card.
+        Idempotent: the same Rasa event twice is queued once.
+        """
+        with self.customers.session() as session:
+            row = session.scalars(
+                select(Handoff)
+                .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(ACTIVE))
+                .order_by(Handoff.id.desc())
+            ).first()
+            if row is None or timestamp <= row.relay_after:
+                return False
+            return self._enqueue(
+                session, desk_queue(row.id), POST_THREAD,
+                {"handoff_id": row.id, "kind": "customer", "text": text},
+                dedupe_key=f"customer-message:{conversation_id}:{timestamp!r}",
+            )  # fmt: skip
+
+    def relay_agent_message(
+        self, handoff_id: int, *, message_ts: str, agent_id: str, agent_name: str, text: str
+    ) -> bool:
+        """Queue an agent's thread reply for the customer; once per Slack message ts."""
+        with self.customers.session() as session:
+            row = session.get(Handoff, handoff_id)
+            if row is None:
+                return False
+            return self._enqueue(
+                session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
+                {"handoff_id": row.id, "conversation_id": row.conversation_id, "text": text,
+                 "agent_name": agent_name, "agent_id": agent_id},
+                dedupe_key=f"agent-message:{message_ts}",
+            )  # fmt: skip
+
+    def post_notice(self, handoff_id: int, text: str, dedupe_key: str | None = None) -> bool:
+        """Queue a short notice from the relay into the card's thread."""
+        with self.customers.session() as session:
+            return self._enqueue(
+                session, desk_queue(handoff_id), POST_THREAD,
+                {"handoff_id": handoff_id, "kind": "notice", "text": text}, dedupe_key=dedupe_key,
+            )  # fmt: skip
+
+    # --- outbox ------------------------------------------------------------------------
+
+    @staticmethod
+    def _enqueue(
+        session: Session, queue: str, kind: str, payload: dict[str, Any], dedupe_key: str | None = None
+    ) -> bool:
+        """Add an item in the caller's transaction; False if ``dedupe_key`` was seen before."""
+        now = utcnow()
+        item = OutboxItem(
+            queue=queue, kind=kind, payload=payload, dedupe_key=dedupe_key,
+            attempts=0, next_attempt_at=now, created_at=now,
+        )  # fmt: skip
+        if dedupe_key is None:
+            session.add(item)
+            return True
+        try:
+            with session.begin_nested():
+                session.add(item)
+            return True
+        except IntegrityError:
+            return False
+
+    def due_items(self, limit: int = 50, now: datetime | None = None) -> list[OutboxRecord]:
+        """The head item of each queue whose next attempt is due, oldest first."""
+        now = now or utcnow()
+        with self.customers.session() as session:
+            heads = (
+                select(func.min(OutboxItem.id))
+                .where(OutboxItem.delivered_at.is_(None))
+                .group_by(OutboxItem.queue)
+                .scalar_subquery()
+            )
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.id.in_(heads), OutboxItem.next_attempt_at <= now)
+                .order_by(OutboxItem.id)
+                .limit(limit)
+            ).all()
+            return [OutboxRecord(r.id, r.queue, r.kind, dict(r.payload), r.attempts) for r in rows]
+
+    def mark_delivered(self, item_id: int) -> None:
+        with self.customers.session() as session:
+            session.get(OutboxItem, item_id).delivered_at = utcnow()
+
+    def mark_failed(self, item_id: int, error: str, retry_in: float) -> None:
+        with self.customers.session() as session:
+            item = session.get(OutboxItem, item_id)
+            item.attempts += 1
+            item.last_error = error[:2000]
+            item.next_attempt_at = utcnow() + timedelta(seconds=retry_in)
+
+    def pending_count(self) -> int:
+        with self.customers.session() as session:
+            return session.scalar(
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.delivered_at.is_(None))
+            )
+
+    # --- cursors -----------------------------------------------------------------------
+
+    def cursor(self, name: str) -> int:
+        with self.customers.session() as session:
+            row = session.get(RelayCursor, name)
+            return row.position if row else 0
+
+    def set_cursor(self, name: str, position: int) -> None:
+        with self.customers.session() as session:
+            row = session.get(RelayCursor, name)
+            if row is None:
+                session.add(RelayCursor(name=name, position=position))
+            else:
+                row.position = position
+
+    # --- local agent inbox -------------------------------------------------------------
+
+    def desk_post(self, *, author: str, text: str, blocks: Any = None, thread_ts: str | None = None) -> str:
+        """Store a post in the local inbox; returns its ts (same shape as Slack's)."""
+        with self.customers.session() as session:
+            row = DeskMessage(
+                ts="pending",
+                thread_ts=thread_ts,
+                author=author,
+                text=text,
+                blocks=blocks,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            row.ts = f"local.{row.id:08d}"
+            return row.ts
+
+    def desk_update(self, ts: str, *, text: str, blocks: Any = None) -> None:
+        with self.customers.session() as session:
+            row = session.scalars(select(DeskMessage).where(DeskMessage.ts == ts)).first()
+            if row is not None:
+                row.text, row.blocks, row.updated_at = text, blocks, utcnow()
+
+    def desk_thread(self, thread_ts: str) -> list[dict[str, Any]]:
+        with self.customers.session() as session:
+            rows = session.scalars(
+                select(DeskMessage).where(DeskMessage.thread_ts == thread_ts).order_by(DeskMessage.id)
+            )
+            return [
+                {"ts": r.ts, "author": r.author, "text": r.text, "created_at": r.created_at.isoformat()}
+                for r in rows
+            ]

@@ -1,0 +1,80 @@
+"""Dialogue policy that brings in a person when a customer is clearly upset.
+
+Rules cannot look at sentiment, and an angry customer should not first be walked through
+a form or a canned apology. ``SentimentAnalyzer`` (bot/nlu/sentiment.py) puts an anger
+score on every message; this policy predicts ``action_handoff`` when that score reaches
+``handoff.upset_threshold`` in business.yml and the ``upset_customer`` trigger is on.
+Both are read at prediction time, so a support lead can change them without retraining.
+
+Priority 5 sits just above RulePolicy (4): on a tie at confidence 1.0 the handoff wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.business import load_business_settings
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_ACTION = "action_handoff"
+# The customer already asked for a person, or the handoff flows run anyway.
+LEFT_TO_RULES = frozenset({"human_handoff", "affirm"})
+
+
+def anger_of(parse_data: dict[str, Any]) -> float:
+    """Anger score the SentimentAnalyzer attached to a parsed message (0 if none)."""
+    sentiment = parse_data.get("sentiment") or {}
+    try:
+        return float(sentiment.get("anger", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
+class UpsetCustomerPolicy(Policy):
+    """Predict the handoff for a clearly angry message; abstain otherwise."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"priority": 5}
+
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        if self._should_hand_off(tracker) and HANDOFF_ACTION in domain.action_names_or_texts:
+            probabilities[domain.index_for_action(HANDOFF_ACTION)] = 1.0
+        return self._prediction(probabilities)
+
+    @staticmethod
+    def _should_hand_off(tracker: DialogueStateTracker) -> bool:
+        if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.latest_message is None:
+            return False
+        parse_data = tracker.latest_message.parse_data or {}
+        if (parse_data.get("intent") or {}).get("name") in LEFT_TO_RULES:
+            return False
+        handoff = load_business_settings().handoff
+        anger = anger_of(parse_data)
+        if handoff.triggers.upset_customer and anger >= handoff.upset_threshold:
+            logger.info("customer %s is upset (anger %.2f): handing off", tracker.sender_id, anger)
+            return True
+        return False
