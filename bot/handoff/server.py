@@ -184,4 +184,5 @@ def install_log_redaction() -> None:
     """Secrets in customer text never reach the relay's logs either."""
     redacting = RedactingFilter()
     for handler in logging.getLogger().handlers:
-        handler.addFilter(redacting)
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(redacting)

@@ -81,8 +81,4 @@ def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClien
         view = await relay.transcript_view(int(action["value"]))
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.event("app_mention")
-    async def on_mention() -> None:
-        """Mentions of the bot outside handoff threads need no action."""
-
     return app
