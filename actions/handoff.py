@@ -136,7 +136,17 @@ async def request_handoff(
     if not open_now:
         return [SlotSet("handoff_reason", reason), FollowupAction("action_handoff_unanswered")], packet
     dispatcher.utter_message(response="utter_handoff", wait_minutes=max(1, math.ceil(wait)))
+    dispatcher.utter_message(json_message=handoff_state("waiting"))
     return [SlotSet("handoff_reason", reason), ConversationPaused()], packet
+
+
+def handoff_state(state: str, **details: Any) -> dict[str, Any]:
+    """Machine-readable handoff state for channels that show it (the web chat's banner).
+
+    ``state``: "waiting" (a person was asked for), "agent" (a person has the chat; the
+    relay sends this with the agent's name), "bot" (the assistant is back).
+    """
+    return {"handoff": {"state": state, **details}}
 
 
 def _summary(packet: ContextPacket) -> str:
@@ -187,6 +197,7 @@ class ActionHandoffResolved(SupportAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_back_with_bot", business_name=business().name)
+        dispatcher.utter_message(json_message=handoff_state("bot"))
         return [SlotSet("handoff_reason", None)]
 
 
@@ -205,6 +216,7 @@ class ActionHandoffUnanswered(SupportAction):
         else:
             dispatcher.utter_message(response="utter_team_offline", hours=hours.describe())
         dispatcher.utter_message(response="utter_offer_message")
+        dispatcher.utter_message(json_message=handoff_state("bot"))
         return []
 
 

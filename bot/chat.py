@@ -13,6 +13,12 @@ from typing import Any
 
 import requests
 
+HANDOFF_STATES = {
+    "waiting": "waiting for a person from the support team …",
+    "agent": "you are now chatting with {agent} from support",
+    "bot": "you are back with the assistant",
+}
+
 
 def send(webhook_url: str, sender: str, text: str, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Send one customer message; return the bot's replies (text, buttons, ...)."""
@@ -29,6 +35,10 @@ def _show(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for button in message.get("buttons") or []:
             buttons.append(button)
             print(f"     [{len(buttons)}] {button.get('title')}")
+        handoff = (message.get("custom") or {}).get("handoff")
+        if handoff:
+            print("     (" + HANDOFF_STATES.get(str(handoff.get("state")), "handoff").format(**handoff) + ")")
+            continue
         for key in ("image", "attachment", "custom"):
             if message.get(key):
                 print(f"bot> ({key}: {json.dumps(message[key])})")

@@ -71,6 +71,34 @@ def cmd_relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_x_webhook(args: argparse.Namespace) -> int:
+    """Register or check the X webhook (webhook mode only; polling needs none)."""
+    import tweepy
+
+    from bot.channels.x_api import XSettingsError, x_settings
+    from bot.channels.x_webhook import check, register
+
+    try:
+        settings = x_settings()
+    except XSettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if settings is None:
+        print("error: set X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET first "
+              "(README, 'Connect X')", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.action == "register" and not args.url:
+        print("error: register needs --url https://YOUR-BOT-SERVER/webhooks/twitter/webhook", file=sys.stderr)
+        return 2
+    try:
+        lines = register(settings, args.url) if args.action == "register" else check(settings)
+    except tweepy.errors.TweepyException as exc:
+        print(f"error: X refused it: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.chat import chat
     from bot.processes import StartupError, start_bot
@@ -154,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     relay.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
     relay.set_defaults(func=cmd_relay)
+
+    x_webhook = commands.add_parser("x-webhook", help="register or check the X (Twitter) webhook")
+    x_webhook.add_argument("action", choices=["register", "check"])
+    x_webhook.add_argument("--url", help="public https URL of /webhooks/twitter/webhook (for register)")
+    x_webhook.set_defaults(func=cmd_x_webhook)
     return parser
 
 

@@ -19,7 +19,7 @@ fi
 VENV=.venv
 STAMP="$VENV/.install-stamp"
 LOG="$VENV/install.log"
-want=$(cat requirements/*.txt scripts/install.sh pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat requirements/*.txt scripts/install.sh pyproject.toml web/package-lock.json | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   echo "==> .venv is up to date"
   exit 0
@@ -52,6 +52,12 @@ step "NLU embeddings (torch CPU, sentence-transformers) and test tools" \
   "${PIP[@]}" install -r requirements/project.txt -c requirements/constraints.txt
 step "the bot package (editable)" \
   "${PIP[@]}" install --no-deps -e .
+if command -v npm >/dev/null 2>&1; then
+  step "web chat assets (socket.io client, npm ci)" \
+    npm ci --prefix web --no-audit --no-fund --silent
+else
+  echo "==> note: npm not found; the website chat widget needs web/node_modules (install Node.js + npm, re-run)"
+fi
 step "import check" \
   "$VENV/bin/python" -c "import rasa, rasa_sdk, sentence_transformers, bot.nlu.sentence_featurizer"
 echo "$want" > "$STAMP"

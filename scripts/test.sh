@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
+./scripts/ensure-browser.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

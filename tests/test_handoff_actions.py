@@ -40,11 +40,12 @@ def upset(text: str, anger: float) -> dict:
 def test_handoff_pauses_the_bot_and_queues_the_card(use_store: CustomerStore) -> None:
     messages, events = run(ActionHandoff(), "maria", [user("a person please", "human_handoff")])
     assert responses(messages) == ["utter_handoff"] and messages[0]["wait_minutes"] >= 1
+    assert messages[1]["custom"] == {"handoff": {"state": "waiting"}}  # for the web chat's banner
     assert [e["event"] for e in events] == ["slot", "pause"]
     handoff = HandoffStore(use_store).latest_for("maria")
     assert handoff.status == "waiting" and handoff.packet["customer"]["name"] == "Maria Lopez"
     assert handoff.relay_after == 1_700_000_000.0
-    assert [i.kind for i in HandoffStore(use_store).due_items()] == [POST_CARD]
+    assert [i.kind for i in HandoffStore(use_store).outbox().take_due()] == [POST_CARD]
 
 
 def test_outside_business_hours_nobody_is_paused_and_a_message_is_offered(
@@ -89,5 +90,5 @@ def test_followup_message_is_passed_to_the_team(use_store: CustomerStore) -> Non
     assert events == [{"event": "slot", "name": "followup_message", "value": None, "timestamp": None}]
     handoffs = HandoffStore(use_store)
     assert handoffs.latest_for("priya").followup_message == "Please call me back about HL-103377"
-    thread = [i for i in handoffs.due_items() if i.kind == POST_THREAD]
+    thread = [i for i in handoffs.outbox().take_due() if i.kind == POST_THREAD]
     assert thread == [] or thread[0].payload["kind"] == "followup"

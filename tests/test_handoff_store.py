@@ -9,8 +9,6 @@ import pytest
 
 from bot.business import BusinessHours, load_business_settings
 from bot.customers import CustomerStore
-from bot.handoff.outbox import OutboxWorker
-from bot.handoff.rasa_api import RetryLater
 from bot.handoff.store import (
     PAUSE_BOT,
     POST_CARD,
@@ -18,9 +16,8 @@ from bot.handoff.store import (
     RESUME_BOT,
     SAY_TO_CUSTOMER,
     HandoffStore,
-    OutboxRecord,
-    utcnow,
 )
+from bot.outbox import OutboxRecord, OutboxWorker, RetryLater, utcnow
 from tests.conftest import ROOT
 
 
@@ -41,12 +38,22 @@ def open_one(handoffs: HandoffStore, conversation: str = "c1", relay_after: floa
 def kinds(handoffs: HandoffStore, queue: str | None = None) -> list[str]:
     """Kinds of the undelivered items (of one queue), delivering heads as we go."""
     seen = []
-    while items := handoffs.due_items():
+    outbox = handoffs.outbox()
+    while items := outbox.take_due():
         for item in items:
             if queue is None or item.queue == queue:
                 seen.append(item.kind)
-            handoffs.mark_delivered(item.id)
+            outbox.mark_delivered(item.id)
     return seen
+
+
+def due(handoffs: HandoffStore) -> list[OutboxRecord]:
+    """The due queue heads, without keeping them leased (a peek, for assertions)."""
+    outbox = handoffs.outbox()
+    items = outbox.take_due()
+    for item in items:
+        outbox.mark_failed(item.id, "peeked", retry_in=0)
+    return items
 
 
 def test_one_active_handoff_per_conversation_and_its_card_is_queued(handoffs: HandoffStore) -> None:
@@ -55,7 +62,7 @@ def test_one_active_handoff_per_conversation_and_its_card_is_queued(handoffs: Ha
         conversation_id="c1", channel="socketio", customer_id=None, reason="again", packet={}, relay_after=1.0
     )
     assert not created and again.id == first
-    assert [(i.kind, i.payload) for i in handoffs.due_items()] == [(POST_CARD, {"handoff_id": first})]
+    assert [(i.kind, i.payload) for i in due(handoffs)] == [(POST_CARD, {"handoff_id": first})]
 
 
 def test_customer_messages_after_the_handoff_are_queued_once(handoffs: HandoffStore) -> None:
@@ -78,12 +85,12 @@ def test_claim_resolve_and_replies_queue_the_right_deliveries(handoffs: HandoffS
     assert not handoffs.relay_agent_message(
         handoff, message_ts="1.1", agent_id="UALEX", agent_name="Alex", text="hi"
     )  # Slack retry of the same message
-    desk = [i.kind for i in handoffs.due_items() if i.queue.startswith("desk")]
+    desk = [i.kind for i in due(handoffs) if i.queue.startswith("desk")]
     assert desk == [POST_CARD]
     resolved = handoffs.resolve(handoff, "Alex")
     assert resolved.status == "resolved" and handoffs.resolve(handoff, "Alex") is None
     assert handoffs.claim(handoff, "USAM", "Sam") is None
-    assert [i.queue for i in handoffs.due_items()] == [f"desk:{handoff}", "customer:c1"]
+    assert [i.queue for i in due(handoffs)] == [f"desk:{handoff}", "customer:c1"]
     assert kinds(handoffs, "customer:c1") == [SAY_TO_CUSTOMER, SAY_TO_CUSTOMER, RESUME_BOT]
 
 
@@ -92,7 +99,7 @@ def test_unclaimed_handoffs_time_out_and_a_late_claim_pauses_the_bot_again(hando
     assert handoffs.time_out_unclaimed(timedelta(minutes=5)) == []
     expired = handoffs.time_out_unclaimed(timedelta(minutes=5), now=utcnow() + timedelta(minutes=6))
     assert [h.id for h in expired] == [handoff] and expired[0].status == "timed_out"
-    resume = [i for i in handoffs.due_items() if i.kind == RESUME_BOT]
+    resume = [i for i in due(handoffs) if i.kind == RESUME_BOT]
     assert resume and resume[0].payload["intent"] == "EXTERNAL_handoff_unanswered"
     assert handoffs.claim(handoff, "UALEX", "Alex").status == "claimed"
     assert PAUSE_BOT in kinds(handoffs)
@@ -102,7 +109,7 @@ def test_followup_message_goes_to_the_thread(handoffs: HandoffStore) -> None:
     handoff = open_one(handoffs)
     handoffs.time_out_unclaimed(timedelta(0), now=utcnow() + timedelta(seconds=1))
     assert handoffs.record_followup("c1", "call me back").followup_message == "call me back"
-    thread = [i for i in handoffs.due_items() if i.kind == POST_THREAD]
+    thread = [i for i in due(handoffs) if i.kind == POST_THREAD]
     assert thread == [] or thread[0].payload["handoff_id"] == handoff
     assert kinds(handoffs).count(POST_THREAD) == 1
 
@@ -110,11 +117,18 @@ def test_followup_message_goes_to_the_thread(handoffs: HandoffStore) -> None:
 def test_a_failing_item_holds_back_its_queue_only(handoffs: HandoffStore) -> None:
     first, second = open_one(handoffs, "a"), open_one(handoffs, "b")
     handoffs.relay_customer_message("a", "later", 200.0)
-    head = handoffs.due_items()[0]
-    handoffs.mark_failed(head.id, "429", retry_in=60)
-    due = handoffs.due_items()
-    assert [(i.kind, i.payload["handoff_id"]) for i in due] == [(POST_CARD, second)]
-    assert handoffs.pending_count() == 3 and first != second
+    head = due(handoffs)[0]
+    handoffs.outbox().mark_failed(head.id, "429", retry_in=60)
+    heads = due(handoffs)
+    assert [(i.kind, i.payload["handoff_id"]) for i in heads] == [(POST_CARD, second)]
+    assert handoffs.outbox().pending_count() == 3 and first != second
+
+
+def test_a_leased_item_is_not_given_to_a_second_worker(handoffs: HandoffStore) -> None:
+    open_one(handoffs)
+    first, second = handoffs.outbox(), handoffs.outbox()
+    assert [i.kind for i in first.take_due()] == [POST_CARD]
+    assert second.take_due() == []  # another process's worker: the item is leased
 
 
 def test_cursor_survives_a_new_store_object(handoffs: HandoffStore, store: CustomerStore) -> None:
@@ -136,12 +150,12 @@ def test_outbox_worker_delivers_in_order_and_honours_retry_after(handoffs: Hando
             raise RetryLater("rate limited", retry_after=0.05)
         delivered.append(item.payload.get("text", item.kind))
 
-    worker = OutboxWorker(handoffs, deliver, interval=0.01)
+    worker = OutboxWorker(handoffs.outbox(), deliver, interval=0.01)
 
     async def drain() -> None:
         for _ in range(200):
             await worker.run_once()
-            if not handoffs.pending_count():
+            if not handoffs.outbox().pending_count():
                 return
             await asyncio.sleep(0.02)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from bot.chat import send
 from bot.customers import CustomerStore
@@ -65,3 +66,26 @@ def test_odd_input_gets_an_answer_not_a_traceback(running_bot: BotProcesses, odd
     assert replies, "the customer got no answer at all"
     joined = " ".join(r.get("text", "") for r in replies)
     assert "Traceback" not in joined and "Error" not in joined
+
+
+@pytest.mark.parametrize("empty", ["", "   ", "\n\t"])
+def test_an_empty_message_gets_a_clear_answer(running_bot: BotProcesses, empty: str) -> None:
+    replies = send(running_bot.webhook_url, "empty-input", empty)
+    assert replies and "arrived empty" in replies[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("body", "hint"),
+    [
+        (b"not json at all", "not JSON"),
+        (b'["a", "list"]', "JSON object"),
+        (b'{"sender": "x"}', "'message' must be text"),
+        (b'{"sender": "x", "message": 42}', "'message' must be text"),
+        (b'{"sender": "' + b"s" * 300 + b'", "message": "hi"}', "'sender'"),
+    ],
+)
+def test_malformed_requests_get_a_400_that_says_why(
+    running_bot: BotProcesses, body: bytes, hint: str
+) -> None:
+    reply = requests.post(running_bot.webhook_url, data=body, timeout=30)
+    assert reply.status_code == 400 and hint in reply.json()["error"]

@@ -18,7 +18,8 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-import bot.handoff.models  # noqa: F401  (the handoff tables share this schema)
+import bot.handoff.models
+import bot.outbox  # noqa: F401
 from bot.customers.models import Base, Conversation, Customer, Identity, Order, Return
 from bot.customers.records import (
     ConversationRecord,

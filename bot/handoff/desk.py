@@ -13,8 +13,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.customers import run_sync
-from bot.handoff.rasa_api import RetryLater
 from bot.handoff.store import HandoffStore
+from bot.outbox import RetryLater
 
 # Slack errors that a retry cannot fix; the outbox keeps retrying slowly anyway (an admin
 # may fix the setup) but the log says plainly what to do.

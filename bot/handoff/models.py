@@ -1,8 +1,9 @@
-"""Tables of the handoff: who has which conversation, and what still has to be delivered.
+"""Tables of the handoff: who has which conversation, thread mapping, stream cursors.
 
 They live in the customer store's database (SQLite by default, PostgreSQL in production)
 and share its schema, so handoff state and the Slack thread mapping survive restarts and
 are shared by every process: the action server opens handoffs, the relay works them.
+What still has to be delivered lives in the shared outbox table (bot/outbox.py).
 """
 
 from __future__ import annotations
@@ -38,28 +39,6 @@ class Handoff(Base):
     created_at = Column(DateTime, nullable=False)
     claimed_at = Column(DateTime, nullable=True)
     resolved_at = Column(DateTime, nullable=True)
-
-
-class OutboxItem(Base):
-    """Something to deliver (a Slack post, a reply to the customer), kept until it is done.
-
-    Items with the same ``queue`` are delivered strictly in ``id`` order; a failing head
-    item holds back the rest of its queue, not other queues. ``dedupe_key`` (unique) makes
-    enqueueing idempotent, so a redelivered event never produces a second message.
-    """
-
-    __tablename__ = "handoff_outbox"
-
-    id = Column(Integer, primary_key=True)
-    queue = Column(String(250), nullable=False, index=True)
-    kind = Column(String(50), nullable=False)
-    payload = Column(JSON, nullable=False)
-    dedupe_key = Column(String(250), nullable=True, unique=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(DateTime, nullable=False)
-    last_error = Column(Text, nullable=True)
-    created_at = Column(DateTime, nullable=False)
-    delivered_at = Column(DateTime, nullable=True, index=True)
 
 
 class RelayCursor(Base):

@@ -14,13 +14,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-
-class RetryLater(Exception):
-    """A delivery failed in a way that may succeed later (outage, rate limit, 5xx)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+from bot.outbox import RetryLater
 
 
 class RasaAPI:
@@ -63,9 +57,13 @@ class RasaAPI:
         params = {"output_channel": "latest", "execute_side_effects": "true"} if deliver else {}
         await self._call("POST", self._conversation(conversation_id) + "/tracker/events", params, events)
 
-    async def say(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> None:
-        """Record and deliver a message written by an agent."""
-        event = {"event": "bot", "text": text, "metadata": metadata, "timestamp": time.time()}
+    async def say(
+        self, conversation_id: str, text: str, metadata: dict[str, Any], custom: dict[str, Any] | None = None
+    ) -> None:
+        """Record and deliver a message written by an agent (``custom``: extra JSON for the channel)."""
+        event: dict[str, Any] = {"event": "bot", "text": text, "metadata": metadata, "timestamp": time.time()}
+        if custom:
+            event["data"] = {"custom": custom}
         await self.append(conversation_id, [event], deliver=True)
 
     async def has_message_with(self, conversation_id: str, key: str, value: Any) -> bool:

@@ -17,7 +17,7 @@ from bot.customers import run_sync
 from bot.customers.records import to_jsonable
 from bot.handoff import blocks
 from bot.handoff.desk import AgentDesk
-from bot.handoff.rasa_api import RasaAPI, RetryLater
+from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.store import (
     PAUSE_BOT,
     POST_CARD,
@@ -27,8 +27,8 @@ from bot.handoff.store import (
     UPDATE_CARD,
     HandoffRecord,
     HandoffStore,
-    OutboxRecord,
 )
+from bot.outbox import OutboxRecord, RetryLater
 
 logger = logging.getLogger(__name__)
 
@@ -188,8 +188,11 @@ class Relay:
             "outbox_id": item.id,
             "desk": self.desk.name,
         }
+        custom = None
+        if payload.get("notice") and payload.get("agent_name"):  # "Alex has joined": tell the widget too
+            custom = {"handoff": {"state": "agent", "agent": payload["agent_name"]}}
         try:
-            await self.rasa.say(conversation, str(payload["text"]), metadata)
+            await self.rasa.say(conversation, str(payload["text"]), metadata, custom)
         except Exception as exc:
             if item.attempts + 1 == WARN_AGENT_AFTER and not payload.get("notice"):
                 await run_sync(

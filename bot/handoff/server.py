@@ -26,13 +26,13 @@ from bot.customers import CustomerStore, run_sync
 from bot.handoff import blocks
 from bot.handoff.desk import AgentDesk, LocalDesk, SlackDesk
 from bot.handoff.event_stream import SQLEventStream, follow
-from bot.handoff.outbox import OutboxWorker
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.redact import RedactingFilter, redact
 from bot.handoff.relay import Relay, card_state
 from bot.handoff.settings import RelaySettings
 from bot.handoff.slack_app import build_slack_app, slack_client
 from bot.handoff.store import HandoffStore
+from bot.outbox import OutboxWorker
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def create_app(settings: RelaySettings, customers: CustomerStore) -> web.Applica
     async def background(app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
         stream = SQLEventStream(settings.event_stream_url)
-        worker = OutboxWorker(store, relay.deliver, interval=settings.poll_interval)
+        worker = OutboxWorker(store.outbox(), relay.deliver, interval=settings.poll_interval)
         tasks = [
             asyncio.create_task(follow(stream, store, relay.on_rasa_event, stop, settings.poll_interval)),
             asyncio.create_task(worker.run(stop)),
@@ -111,7 +111,7 @@ async def _check_timeouts(relay: Relay, stop: asyncio.Event) -> None:
 
 async def _health(request: web.Request) -> web.Response:
     relay = request.app[RELAY]
-    pending = await run_sync(request.app[STORE].pending_count)
+    pending = await run_sync(request.app[STORE].outbox().pending_count)
     return web.json_response({"status": "ok", "desk": relay.desk.name, "pending_deliveries": pending})
 
 

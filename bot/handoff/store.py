@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from bot.customers import CustomerStore
-from bot.handoff.models import DeskMessage, Handoff, OutboxItem, RelayCursor
+from bot.handoff.models import DeskMessage, Handoff, RelayCursor
+from bot.outbox import Outbox, enqueue, utcnow
 
 ACTIVE = ("waiting", "claimed")
 
@@ -29,11 +28,6 @@ POST_THREAD = "desk.post_thread"
 SAY_TO_CUSTOMER = "customer.say"
 RESUME_BOT = "customer.resume"
 PAUSE_BOT = "customer.pause"
-
-
-def utcnow() -> datetime:
-    """Naive UTC, the way every timestamp in these tables is stored."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -60,15 +54,6 @@ class HandoffRecord:
     def is_active(self) -> bool:
         """A person has (or is about to have) the conversation: the bot stays quiet."""
         return self.status in ACTIVE
-
-
-@dataclass(frozen=True)
-class OutboxRecord:
-    id: int
-    queue: str
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
 
 
 def _record(row: Handoff) -> HandoffRecord:
@@ -296,60 +281,11 @@ class HandoffStore:
 
     # --- outbox ------------------------------------------------------------------------
 
-    @staticmethod
-    def _enqueue(
-        session: Session, queue: str, kind: str, payload: dict[str, Any], dedupe_key: str | None = None
-    ) -> bool:
-        """Add an item in the caller's transaction; False if ``dedupe_key`` was seen before."""
-        now = utcnow()
-        item = OutboxItem(
-            queue=queue, kind=kind, payload=payload, dedupe_key=dedupe_key,
-            attempts=0, next_attempt_at=now, created_at=now,
-        )  # fmt: skip
-        if dedupe_key is None:
-            session.add(item)
-            return True
-        try:
-            with session.begin_nested():
-                session.add(item)
-            return True
-        except IntegrityError:
-            return False
+    _enqueue = staticmethod(enqueue)
 
-    def due_items(self, limit: int = 50, now: datetime | None = None) -> list[OutboxRecord]:
-        """The head item of each queue whose next attempt is due, oldest first."""
-        now = now or utcnow()
-        with self.customers.session() as session:
-            heads = (
-                select(func.min(OutboxItem.id))
-                .where(OutboxItem.delivered_at.is_(None))
-                .group_by(OutboxItem.queue)
-                .scalar_subquery()
-            )
-            rows = session.scalars(
-                select(OutboxItem)
-                .where(OutboxItem.id.in_(heads), OutboxItem.next_attempt_at <= now)
-                .order_by(OutboxItem.id)
-                .limit(limit)
-            ).all()
-            return [OutboxRecord(r.id, r.queue, r.kind, dict(r.payload), r.attempts) for r in rows]
-
-    def mark_delivered(self, item_id: int) -> None:
-        with self.customers.session() as session:
-            session.get(OutboxItem, item_id).delivered_at = utcnow()
-
-    def mark_failed(self, item_id: int, error: str, retry_in: float) -> None:
-        with self.customers.session() as session:
-            item = session.get(OutboxItem, item_id)
-            item.attempts += 1
-            item.last_error = error[:2000]
-            item.next_attempt_at = utcnow() + timedelta(seconds=retry_in)
-
-    def pending_count(self) -> int:
-        with self.customers.session() as session:
-            return session.scalar(
-                select(func.count()).select_from(OutboxItem).where(OutboxItem.delivered_at.is_(None))
-            )
+    def outbox(self) -> Outbox:
+        """The relay's queues: to agents (``desk:<handoff>``) and to customers (``customer:<id>``)."""
+        return Outbox(self.customers.session, prefixes=("desk:", "customer:"))
 
     # --- cursors -----------------------------------------------------------------------
 

@@ -1,0 +1,140 @@
+"""Talking to the X API v2 through tweepy: settings, the client, errors mapped for the outbox.
+
+Settings come from the environment (see README, "Connect X"):
+
+- ``X_CONSUMER_KEY`` / ``X_CONSUMER_SECRET``: the app's API key and secret (the secret
+  also signs webhook deliveries and answers the CRC challenge);
+- ``X_ACCESS_TOKEN`` / ``X_ACCESS_TOKEN_SECRET``: the brand account's user-context
+  tokens (DMs and replies are sent as the brand);
+- ``X_ACCOUNT_ID`` (optional: looked up with ``GET /2/users/me``), ``X_BEARER_TOKEN``
+  (optional);
+- ``X_MODE``: ``polling`` (default; works on every API plan) or ``webhook``;
+  ``X_POLL_INTERVAL`` seconds between polls (default 60);
+- ``X_API_URL``: another base URL for the API (tests point it at a fake X server). It is
+  applied as a transport adapter on tweepy's own ``requests`` session, so the real
+  tweepy client code runs unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+
+from bot.outbox import GiveUp, RetryLater
+
+X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+T = TypeVar("T")
+
+
+class XSettingsError(ValueError):
+    """The X channel is configured in a way that cannot work; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class XSettings:
+    consumer_key: str
+    consumer_secret: str
+    access_token: str
+    access_token_secret: str
+    account_id: str | None = None
+    bearer_token: str | None = None
+    mode: str = "polling"
+    poll_interval: float = 60.0
+    api_url: str | None = None
+
+
+def x_settings(values: dict[str, Any] | None = None) -> XSettings | None:
+    """Settings from ``values`` (credentials.yml) falling back to X_* environment variables.
+
+    None when nothing is configured: the channel then stays off (its webhook answers 503).
+    """
+    values = values or {}
+
+    def get(key: str) -> str:
+        return str(values.get(key.lower().removeprefix("x_")) or os.environ.get(key, "")).strip()
+
+    keys = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+    found = {key: get(key) for key in keys}
+    if not any(found.values()):
+        return None
+    missing = [key for key, value in found.items() if not value]
+    if missing:
+        raise XSettingsError(
+            f"X channel half configured: set {', '.join(missing)} too (README, 'Connect X')."
+        )
+    mode = get("X_MODE").lower() or "polling"
+    if mode not in ("polling", "webhook"):
+        raise XSettingsError(f"X_MODE must be 'polling' or 'webhook', not {mode!r}")
+    try:
+        interval = float(get("X_POLL_INTERVAL") or 60)
+    except ValueError as exc:
+        raise XSettingsError("X_POLL_INTERVAL must be a number of seconds") from exc
+    return XSettings(
+        consumer_key=found["X_CONSUMER_KEY"],
+        consumer_secret=found["X_CONSUMER_SECRET"],
+        access_token=found["X_ACCESS_TOKEN"],
+        access_token_secret=found["X_ACCESS_TOKEN_SECRET"],
+        account_id=get("X_ACCOUNT_ID") or None,
+        bearer_token=get("X_BEARER_TOKEN") or None,
+        mode=mode,
+        poll_interval=max(0.2, interval),
+        api_url=get("X_API_URL") or None,
+    )
+
+
+class BaseURLAdapter(HTTPAdapter):
+    """Sends requests for the X API hosts to another base URL (a proxy, or a test server)."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        for host in X_HOSTS:
+            if request.url and request.url.startswith(host):
+                request.url = self.base_url + request.url[len(host) :]
+                kwargs["proxies"] = {}  # proxies from the environment were chosen for X's host name
+        return super().send(request, **kwargs)
+
+
+def make_client(settings: XSettings) -> tweepy.Client:
+    client = tweepy.Client(
+        bearer_token=settings.bearer_token,
+        consumer_key=settings.consumer_key,
+        consumer_secret=settings.consumer_secret,
+        access_token=settings.access_token,
+        access_token_secret=settings.access_token_secret,
+    )
+    if settings.api_url:
+        adapter = BaseURLAdapter(settings.api_url)
+        for host in X_HOSTS:
+            client.session.mount(host + "/", adapter)
+    return client
+
+
+async def call(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking tweepy call in a thread, turning its errors into outbox decisions.
+
+    429 → retry after the rate-limit reset; 5xx and network errors → retry with backoff;
+    other 4xx (text too long, user does not accept DMs) → give up on this item.
+    """
+    try:
+        return await asyncio.to_thread(func, *args, **kwargs)
+    except tweepy.errors.TooManyRequests as exc:
+        reset = float(exc.response.headers.get("x-rate-limit-reset", time.time() + 60))
+        raise RetryLater("X rate limit (429)", retry_after=max(1.0, reset - time.time())) from exc
+    except tweepy.errors.TwitterServerError as exc:
+        raise RetryLater(f"X server error {exc.response.status_code}") from exc
+    except tweepy.errors.Unauthorized as exc:
+        raise RetryLater("X refused our credentials (401): check X_ACCESS_TOKEN / X_CONSUMER_KEY") from exc
+    except tweepy.errors.HTTPException as exc:
+        raise GiveUp(f"X refused it ({exc.response.status_code}): {exc}") from exc
+    except (requests.RequestException, tweepy.errors.TweepyException) as exc:
+        raise RetryLater(f"X unreachable: {exc!r}") from exc

@@ -1,0 +1,116 @@
+"""What the X channel remembers in the database: cursors, seen events, button choices.
+
+- **Cursors** (newest DM event / mention id handled) make polling restart-safe: nothing
+  is replayed, nothing skipped.
+- **Seen events** make every delivery idempotent, whichever way it came in (webhook
+  retry, poll overlapping a webhook, two Rasa replicas polling): the first to record an
+  event id handles it, everyone else drops it.
+- **Choices**: X DMs have no buttons, so options are sent as a numbered list and a
+  reply of "2" is turned back into the second option's payload.
+
+Outgoing DMs and tweets go through the shared outbox (bot/outbox.py), queue
+``x:dm:<user id>`` or ``x:tweet:<tweet id>``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Column, DateTime, String
+from sqlalchemy.exc import IntegrityError
+
+from bot.customers.models import Base
+from bot.outbox import Outbox, enqueue, utcnow
+
+if TYPE_CHECKING:  # the customer store creates these tables, so no runtime import back
+    from bot.customers import CustomerStore
+
+SEND_DM = "x.dm"
+SEND_TWEET = "x.tweet"
+
+
+class XCursor(Base):
+    __tablename__ = "x_cursors"
+
+    name = Column(String(50), primary_key=True)
+    value = Column(String(40), nullable=False)  # X ids are 64-bit numbers: kept as text
+
+
+class XSeenEvent(Base):
+    __tablename__ = "x_seen_events"
+
+    key = Column(String(80), primary_key=True)  # "dm:<event id>" or "tweet:<tweet id>"
+    seen_at = Column(DateTime, nullable=False)
+
+
+class XChoices(Base):
+    __tablename__ = "x_choices"
+
+    conversation_id = Column(String(200), primary_key=True)
+    options = Column(JSON, nullable=False)  # [{"title": ..., "payload": ...}]
+
+
+class XStore:
+    def __init__(self, customers: CustomerStore) -> None:
+        self.customers = customers
+
+    def outbox(self) -> Outbox:
+        return Outbox(self.customers.session, prefixes=("x:",))
+
+    def first_time(self, key: str) -> bool:
+        """Record an event id; False if it was handled before (by us or another process)."""
+        try:
+            with self.customers.session() as session:
+                session.add(XSeenEvent(key=key, seen_at=utcnow()))
+            return True
+        except IntegrityError:
+            return False
+
+    def cursor(self, name: str) -> str | None:
+        with self.customers.session() as session:
+            row = session.get(XCursor, name)
+            return row.value if row else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        """Move a cursor forward (never back: ids only grow)."""
+        with self.customers.session() as session:
+            row = session.get(XCursor, name)
+            if row is None:
+                session.add(XCursor(name=name, value=value))
+            elif int(value) > int(row.value):
+                row.value = value
+
+    def remember_choices(self, conversation_id: str, options: list[dict[str, Any]]) -> None:
+        with self.customers.session() as session:
+            row = session.get(XChoices, conversation_id)
+            if row is None:
+                session.add(XChoices(conversation_id=conversation_id, options=options))
+            else:
+                row.options = options
+
+    def resolve_choice(self, conversation_id: str, text: str) -> str | None:
+        """The payload of option ``text`` ("1", "2", …) if the last message offered choices."""
+        if not text.strip().isdigit():
+            return None
+        with self.customers.session() as session:
+            row = session.get(XChoices, conversation_id)
+            options = list(row.options) if row else []
+            index = int(text.strip()) - 1
+            if 0 <= index < len(options):
+                session.delete(row)
+                return str(options[index].get("payload") or options[index].get("title"))
+        return None
+
+    def send_dm(self, user_id: str, text: str) -> None:
+        with self.customers.session() as session:
+            enqueue(session, f"x:dm:{user_id}", SEND_DM, {"user_id": user_id, "text": text})
+
+    def send_replies(self, tweet_id: str, texts: list[str]) -> None:
+        """Queue a public reply (a thread if it needs several tweets), once per tweet."""
+        with self.customers.session() as session:
+            for number, text in enumerate(texts):
+                enqueue(
+                    session, f"x:tweet:{tweet_id}", SEND_TWEET,
+                    {"in_reply_to": tweet_id, "text": text, "part": number},
+                    dedupe_key=f"x-reply:{tweet_id}:{number}",
+                )  # fmt: skip
