@@ -7,6 +7,9 @@ and webhook deliveries both run against the same bot, as they would in productio
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,17 +35,24 @@ def x() -> Iterator[FakeX]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def bot(trained_model: Path, x: FakeX, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
-    data = tmp_path_factory.mktemp("x-data")
-    load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
+def x_env(x: FakeX) -> dict[str, str]:
+    """The X_* settings that point the channel's real tweepy client at the fake."""
     credentials = x.credentials
-    env = {
+    return {
         "X_CONSUMER_KEY": credentials["consumer_key"],
         "X_CONSUMER_SECRET": credentials["consumer_secret"],
         "X_ACCESS_TOKEN": credentials["access_token"],
         "X_ACCESS_TOKEN_SECRET": credentials["access_token_secret"],
         "X_API_URL": x.base_url,
+    }
+
+
+@pytest.fixture(scope="module")
+def bot(trained_model: Path, x: FakeX, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
+    data = tmp_path_factory.mktemp("x-data")
+    load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
+    env = {
+        **x_env(x),
         "X_MODE": "polling",
         "X_POLL_INTERVAL": "0.5",
         "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_HANDOFF_CHANNEL": "",
@@ -153,20 +163,29 @@ def test_rate_limits_delay_replies_but_lose_nothing(bot: BotProcesses, x: FakeX)
 
 
 def test_a_person_takes_over_an_x_dm_and_replies_as_the_brand(bot: BotProcesses, x: FakeX) -> None:
-    x.add_user("1400000000000000111", "ana_b", "Ana B")
-    x.add_dm("1400000000000000111", "I want to talk to a human please")
-    wait_dm(x, "1400000000000000111", "person from our support team")
+    customer = "1400000000000000111"
+    x.add_user(customer, "ana_b", "Ana B")
+    x.add_dm(customer, "I want to talk to a human please")
+    wait_dm(x, customer, "person from our support team")
     inbox = f"{bot.relay_url}/inbox/api/handoffs"
-    handoff = x.wait_for(lambda: next((h for h in requests.get(inbox, timeout=10).json()["handoffs"]
-                                       if h["conversation_id"] == "1400000000000000111"), None))  # fmt: skip
-    x.add_dm("1400000000000000111", "my router keeps rebooting")
-    x.wait_for(lambda: any("rebooting" in m["text"] for h in requests.get(inbox, timeout=10).json()["handoffs"]
-                           if h["id"] == handoff["id"] for m in h["thread"]), timeout=30)  # fmt: skip
-    reply = requests.post(f"{inbox}/{handoff['id']}/reply", json={"agent": "Alex", "text": "Hi Ana, Alex here!"},
-                          timeout=10)  # fmt: skip
+
+    def handoffs() -> list[dict[str, Any]]:
+        return requests.get(inbox, timeout=10).json()["handoffs"]
+
+    handoff = x.wait_for(lambda: next((h for h in handoffs() if h["conversation_id"] == customer), None))
+    x.add_dm(customer, "my router keeps rebooting")
+    x.wait_for(
+        lambda: any(
+            "rebooting" in m["text"] for h in handoffs() if h["id"] == handoff["id"] for m in h["thread"]
+        ),
+        timeout=30,
+    )
+    reply = requests.post(
+        f"{inbox}/{handoff['id']}/reply", json={"agent": "Alex", "text": "Hi Ana, Alex here!"}, timeout=10
+    )
     assert reply.json() == {"outcome": "relayed"}
-    assert wait_dm(x, "1400000000000000111", "Hi Ana, Alex here!")
-    assert any("Alex from our support team" in t for t in dms_to(x, "1400000000000000111"))
+    assert wait_dm(x, customer, "Hi Ana, Alex here!")
+    assert any("Alex from our support team" in t for t in dms_to(x, customer))
 
 
 def test_polling_resumes_after_a_restart_without_replaying_or_skipping(bot: BotProcesses, x: FakeX) -> None:
@@ -181,3 +200,20 @@ def test_polling_resumes_after_a_restart_without_replaying_or_skipping(bot: BotP
     time.sleep(3)  # more polls: nothing old comes back
     texts = dms_to(x, "1400000000000000222")
     assert len(texts) == answered + 1, texts
+
+
+def test_the_webhook_cli_registers_subscribes_and_checks(bot: BotProcesses, x: FakeX) -> None:
+    env = {**os.environ, **x_env(x)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bot", "x-webhook", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    registered = cli("register", "--url", webhook(bot))  # X runs its CRC check against the live bot
+    assert registered.returncode == 0, registered.stderr
+    assert "valid: True" in registered.stdout and "subscribed" in registered.stdout
+    checked = cli("check")
+    assert checked.returncode == 0 and "subscribed=True" in checked.stdout
+    refused = cli("register", "--url", f"{bot.rasa_url}/not-our-webhook")
+    assert refused.returncode == 1 and "X refused it" in refused.stderr
+    assert cli("register").returncode == 2  # no --url: a clear usage error

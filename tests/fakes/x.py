@@ -50,6 +50,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
+import requests
 from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
@@ -63,6 +64,8 @@ RATE_LIMITS: dict[str, int] = {
     "mentions": 180,
     "dm_create": 200,
     "tweet_create": 200,
+    "webhooks": 15,
+    "subscriptions": 500,
 }
 #: Endpoints X refuses with an app-only bearer token (403 "Unsupported Authentication").
 _USER_CONTEXT_ONLY = {"users_me", "dm_events", "dm_create", "tweet_create"}
@@ -249,6 +252,8 @@ class FakeX:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._users: dict[str, dict[str, str]] = {}
+        self._webhooks: list[dict[str, Any]] = []
+        self._subscriptions: set[str] = set()
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -329,6 +334,20 @@ class FakeX:
                     self._api_dm_create,
                 ),
                 ("POST", "/2/tweets", "tweet_create", self._api_tweet_create),
+                ("POST", "/2/webhooks", "webhooks", self._api_webhook_create),
+                ("GET", "/2/webhooks", "webhooks", self._api_webhook_list),
+                (
+                    "POST",
+                    "/2/account_activity/webhooks/{webhook_id}/subscriptions/all",
+                    "subscriptions",
+                    self._api_subscribe,
+                ),
+                (
+                    "GET",
+                    "/2/account_activity/webhooks/{webhook_id}/subscriptions/all",
+                    "subscriptions",
+                    self._api_subscription,
+                ),
             ]
             for method, path, key, handler in routes:
                 app.router.add_route(method, path, self._endpoint(key, handler))
@@ -1102,6 +1121,38 @@ class FakeX:
         return page, next_token
 
     # ------------------------------------------------------------------ endpoint handlers (lock held)
+
+    def _api_webhook_create(
+        self, match: dict[str, str], params: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
+        """Register a webhook URL: like X, run a CRC check against it first (lock held, briefly)."""
+        url = str((body or {}).get("url") or "")
+        token = secrets.token_urlsafe(16)
+        try:
+            reply = requests.get(url, params={"crc_token": token}, timeout=10)
+            valid = reply.status_code == 200 and reply.json().get(
+                "response_token"
+            ) == self.expected_crc_response(token)
+        except (requests.RequestException, ValueError):
+            valid = False
+        if not valid:
+            return 400, _problem(400, f"CRC check failed for {url}", title="Invalid Request")
+        webhook = {"id": str(len(self._webhooks) + 1_000), "url": url, "valid": True,
+                   "created_at": "2026-11-23T00:00:00.000Z"}  # fmt: skip
+        self._webhooks.append(webhook)
+        return 200, {"data": webhook}
+
+    def _api_webhook_list(self, match: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
+        return 200, ({"data": list(self._webhooks)} if self._webhooks else {"meta": {"result_count": 0}})
+
+    def _api_subscribe(self, match: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
+        if not any(w["id"] == match["webhook_id"] for w in self._webhooks):
+            return 404, _problem(404, "webhook not found", title="Not Found")
+        self._subscriptions.add(match["webhook_id"])
+        return 200, {"data": {"subscribed": True}}
+
+    def _api_subscription(self, match: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
+        return 200, {"data": {"subscribed": match["webhook_id"] in self._subscriptions}}
 
     def _api_users_me(self, match: dict[str, str], params: dict[str, str], body: Any) -> tuple[int, Any]:
         wanted = _csv(params.get("user.fields"))

@@ -152,10 +152,11 @@
     ".composer { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e3e6ea; background: #fff; }",
     ".composer input { flex: 1; min-width: 0; padding: 9px 14px; border: 1px solid #d0d7de; border-radius: 20px; outline: none;",
     "  background: #fff; color: #1f2328; font: inherit; font-size: 16px; }",
-    ".composer input:focus { border-color: var(--accent); }",
+    ".composer input:focus { border-color: var(--accent); box-shadow: 0 0 0 2px var(--accent); }",
     ".send { padding: 0 16px; border: 0; border-radius: 20px; background: var(--accent); color: var(--accent-ink);",
     "  font: inherit; font-weight: 600; cursor: pointer; }",
-    "button:focus-visible, input:focus-visible { outline: 3px solid #ffb000; outline-offset: 2px; }",
+    "button:focus-visible { outline: 3px solid #ffb000; outline-offset: 2px; }",
+    ".empty { margin: 24px 8px; color: #57606a; font-size: 14px; text-align: center; }",
     ".sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }",
     "@media (max-width: 480px) {",
     "  .panel, .left .panel { inset: 0; width: auto; max-width: none; height: auto; max-height: none; border-radius: 0; }",
@@ -176,6 +177,7 @@
     '<button class="close" type="button" data-testid="close" aria-label="Close chat">\u00d7</button></header>' +
     '<div class="handoff-banner" data-testid="handoff-banner" role="status" aria-live="polite" hidden></div>' +
     '<div class="scroll">' +
+    '<p class="empty" hidden>Send us a message \u2014 we\u2019re here to help.</p>' +
     '<ol class="messages" data-testid="messages" role="log" aria-live="polite" aria-relevant="additions"></ol>' +
     '<div class="typing" data-testid="typing" hidden><span></span><span></span><span></span><span class="sr-only">typing</span></div>' +
     "</div>" +
@@ -210,6 +212,7 @@
     banner: q(".handoff-banner"),
     scroll: q(".scroll"),
     list: q(".messages"),
+    empty: q(".empty"),
     typing: q(".typing"),
     form: q(".composer"),
     input: q(".composer input")
@@ -298,6 +301,7 @@
   function renderHistory() {
     ui.list.textContent = "";
     state.history.forEach(renderMessage);
+    ui.empty.hidden = state.history.length > 0;
     scrollToEnd();
   }
 
@@ -315,6 +319,7 @@
     state.history.push(message);
     var trimmed = state.history.length > MAX_HISTORY;
     persistHistory();
+    ui.empty.hidden = true;
     if (trimmed) renderHistory();
     else renderMessage(message);
     // Keep the typing dots below the newest message.
