@@ -1,7 +1,9 @@
 """Order lookups: ask for the order number, validate it, answer status and invoices.
 
 Privacy rule: an order is only discussed with the customer it belongs to (matched by the
-channel identity they write from); anyone else is offered a person who can verify them.
+channel identity they write from). A first-time sender can prove an order is theirs with
+its email address, which links the new channel to their account; a known customer
+asking about someone else's order is offered a person who can verify them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     SupportAction,
+    channel_of,
     customer_store,
     format_day,
     identify,
@@ -49,20 +52,27 @@ def order_details(order: OrderRecord) -> dict[str, str]:
     }
 
 
-async def owned_order(
-    dispatcher: CollectingDispatcher, tracker: Tracker
-) -> tuple[CustomerRecord, OrderRecord] | None:
-    """The customer's order named in the ``order_number`` slot, or None after telling them why."""
+async def find_order(tracker: Tracker) -> tuple[CustomerRecord, OrderRecord | None]:
+    """The sender and the order named in the ``order_number`` slot (None if there is no such order)."""
     number = tracker.get_slot("order_number")
     customer = await identify(tracker)
     order = await run_sync(customer_store().find_order, number) if number else None
-    if order is None:
-        dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-        return None
-    if order.customer_id != customer.id:
-        dispatcher.utter_message(response="utter_order_not_yours", order_number=order.number)
-        return None
     return customer, order
+
+
+def verify_first(order: OrderRecord, action: str) -> list[EventType]:
+    """Ask a first-time sender to prove the order is theirs (its email), then run ``action``.
+
+    The same person writing from a new channel (a new X account, a new browser) is a new,
+    nameless customer to us; knowing an order number *and* its email is enough to link
+    this channel to their account — and nothing about the order is shown before that.
+    """
+    return [
+        SlotSet("pending_order", order.number),
+        SlotSet("pending_action", action),
+        SlotSet("email", None),
+        FollowupAction("verify_identity_form"),
+    ]
 
 
 class ActionAskOrderNumber(SupportAction):
@@ -141,10 +151,56 @@ class OwnedOrderAction(SupportAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         cleared: list[EventType] = [SlotSet("order_number", None)]
-        found = await owned_order(dispatcher, tracker)
-        if found is None:
+        customer, order = await find_order(tracker)
+        if order is None:
+            dispatcher.utter_message(
+                response="utter_order_not_found", order_number=tracker.get_slot("order_number")
+            )
             return [*cleared, FollowupAction("utter_offer_human")]
-        return [*cleared, *await self.answer(dispatcher, *found)]
+        if order.customer_id != customer.id:
+            if not customer.is_known:
+                return [*cleared, *verify_first(order, self.name())]
+            dispatcher.utter_message(response="utter_order_not_yours", order_number=order.number)
+            return [*cleared, FollowupAction("utter_offer_human")]
+        return [*cleared, *await self.answer(dispatcher, customer, order)]
+
+
+class ValidateVerifyIdentityForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_verify_identity_form"
+
+    async def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if "@" not in text:
+            dispatcher.utter_message(response="utter_invalid_email", value=text)
+            return {"email": None}
+        return {"email": text}
+
+
+class ActionVerifyIdentity(SupportAction):
+    """Link this channel to the order's customer if the email matches; then answer as asked."""
+
+    def name(self) -> str:
+        return "action_verify_identity"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        store = customer_store()
+        number, email = tracker.get_slot("pending_order"), str(tracker.get_slot("email") or "")
+        order = await run_sync(store.find_order, number) if number else None
+        owner = await run_sync(store.get_customer, order.customer_id) if order else None
+        done: list[EventType] = [SlotSet("pending_order", None), SlotSet("pending_action", None),
+                                 SlotSet("email", None)]  # fmt: skip
+        if owner is None or not owner.email or owner.email.lower() != email.strip().lower():
+            dispatcher.utter_message(response="utter_identity_not_verified")
+            return [*done, FollowupAction("utter_offer_human")]
+        await run_sync(store.link_identity, owner.id, channel_of(tracker), tracker.sender_id)
+        dispatcher.utter_message(response="utter_identity_verified", first_name=owner.first_name or "")
+        then = tracker.get_slot("pending_action") or "action_order_status"
+        return [*done, SlotSet("order_number", order.number), FollowupAction(then)]
 
 
 class ActionOrderStatus(OwnedOrderAction):

@@ -217,3 +217,14 @@ def test_the_webhook_cli_registers_subscribes_and_checks(bot: BotProcesses, x: F
     refused = cli("register", "--url", f"{bot.rasa_url}/not-our-webhook")
     assert refused.returncode == 1 and "X refused it" in refused.stderr
     assert cli("register").returncode == 2  # no --url: a clear usage error
+
+
+def test_a_new_x_account_proves_an_order_with_its_email_and_gets_linked(bot: BotProcesses, x: FakeX) -> None:
+    newcomer = "1400000000000000333"
+    x.add_user(newcomer, "maria_second", "Maria (second account)")
+    x.add_dm(newcomer, "where is my order HL-104233?")
+    asked = wait_dm(x, newcomer, "email address on that order")
+    assert "UPS" not in asked and "1Z" not in asked  # nothing shown before the proof
+    x.add_dm(newcomer, "maria.lopez@example.com")
+    assert "Maria" in wait_dm(x, newcomer, "linked this chat")
+    assert "UPS" in wait_dm(x, newcomer, "UPS")
