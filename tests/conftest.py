@@ -10,7 +10,9 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,35 @@ def team_always_available(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         os.environ.pop("SUPPORTBOT_BUSINESS_FILE", None)
     else:
         os.environ["SUPPORTBOT_BUSINESS_FILE"] = previous
+
+
+# No Slack settings: handoffs go to the relay's local inbox (also overrides a developer's own).
+NO_SLACK = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_HANDOFF_CHANNEL": ""}
+
+
+@contextmanager
+def whole_bot(
+    model: Path, data: Path, env: dict[str, str] | None = None, relay: bool = True
+) -> Iterator[Any]:
+    """The real action server, Rasa server and (``relay``) handoff relay, on free ports.
+
+    Demo customers are loaded into ``data/customers.db``; SQLite tracker and broker live in
+    ``data`` too; logs in ``data/logs``. Stops everything when the block ends.
+    """
+    from bot.processes import free_port, start_bot
+
+    load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
+    processes = start_bot(
+        model,
+        endpoints=ROOT / "endpoints.yml",
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        relay_port=free_port() if relay else None,
+        data_directory=data,
+        log_dir=data / "logs",
+        env={"SUPPORTBOT_DATABASE_URL": f"sqlite:///{data / 'customers.db'}", **(env or {})},
+    )
+    try:
+        yield processes
+    finally:
+        processes.stop()

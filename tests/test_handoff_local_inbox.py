@@ -15,30 +15,14 @@ import pytest
 import requests
 
 from bot.chat import send
-from bot.customers import CustomerStore
-from bot.customers.demo import load_demo_data
-from bot.processes import BotProcesses, free_port, start_bot
-from tests.conftest import ROOT
-
-NO_SLACK = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_HANDOFF_CHANNEL": ""}
+from bot.processes import BotProcesses
+from tests.conftest import NO_SLACK, whole_bot
 
 
 @pytest.fixture(scope="module")
 def bot(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
-    data = tmp_path_factory.mktemp("inbox-data")
-    load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
-    processes = start_bot(
-        trained_model,
-        endpoints=ROOT / "endpoints.yml",
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        relay_port=free_port(),
-        data_directory=data,
-        log_dir=data / "logs",
-        env=NO_SLACK,
-    )
-    yield processes
-    processes.stop()
+    with whole_bot(trained_model, tmp_path_factory.mktemp("inbox-data"), NO_SLACK) as processes:
+        yield processes
 
 
 def say(bot: BotProcesses, sender: str, text: str) -> str:

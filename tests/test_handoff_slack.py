@@ -20,8 +20,8 @@ import requests
 from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
 from bot.handoff.blocks import CLAIM, RESOLVE, TRANSCRIPT
-from bot.processes import BotProcesses, free_port, start_bot
-from tests.conftest import ROOT, write_business_file
+from bot.processes import BotProcesses
+from tests.conftest import whole_bot, write_business_file
 from tests.fakes.slack import FakeSlack
 from tests.webchat import WebChatCustomer
 
@@ -63,18 +63,8 @@ def bot(
         "SUPPORTBOT_BUSINESS_FILE": str(business),
         "SUPPORTBOT_DATABASE_URL": customers.url,
     }
-    processes = start_bot(
-        trained_model,
-        endpoints=ROOT / "endpoints.yml",
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        relay_port=free_port(),
-        data_directory=data_dir,
-        log_dir=data_dir / "logs",
-        env=env,
-    )
-    yield processes
-    processes.stop()
+    with whole_bot(trained_model, data_dir, env) as processes:
+        yield processes
 
 
 def events_url(bot: BotProcesses) -> str:

@@ -9,26 +9,15 @@ import pytest
 import requests
 
 from bot.chat import send
-from bot.customers import CustomerStore
-from bot.customers.demo import load_demo_data
-from bot.processes import BotProcesses, free_port, start_bot
-from tests.conftest import ROOT
+from bot.processes import BotProcesses
+from tests.conftest import whole_bot
 
 
 @pytest.fixture(scope="module")
 def running_bot(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
-    data = tmp_path_factory.mktemp("bot-data")
-    load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
-    bot = start_bot(
-        trained_model,
-        endpoints=ROOT / "endpoints.yml",
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        data_directory=data,
-        log_dir=data / "logs",
-    )
-    yield bot
-    bot.stop()
+    """Rasa and the action server only: the conversation itself, no relay."""
+    with whole_bot(trained_model, tmp_path_factory.mktemp("bot-data"), relay=False) as processes:
+        yield processes
 
 
 def texts(bot: BotProcesses, sender: str, message: str) -> str:

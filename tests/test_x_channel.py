@@ -19,10 +19,8 @@ import pytest
 import requests
 
 from bot.channels.x_text import MOVE_TO_DM
-from bot.customers import CustomerStore
-from bot.customers.demo import load_demo_data
-from bot.processes import BotProcesses, free_port, start_bot
-from tests.conftest import ROOT
+from bot.processes import BotProcesses
+from tests.conftest import NO_SLACK, whole_bot
 from tests.fakes.x import FakeX
 
 MARIA = "1400000000000000001"  # the demo customer's X account (bot/customers/demo_customers.yml)
@@ -49,28 +47,11 @@ def x_env(x: FakeX) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def bot(trained_model: Path, x: FakeX, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
-    data = tmp_path_factory.mktemp("x-data")
-    load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
-    env = {
-        **x_env(x),
-        "X_MODE": "polling",
-        "X_POLL_INTERVAL": "0.5",
-        "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_HANDOFF_CHANNEL": "",
-    }  # fmt: skip
-    processes = start_bot(
-        trained_model,
-        endpoints=ROOT / "endpoints.yml",
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        relay_port=free_port(),
-        data_directory=data,
-        log_dir=data / "logs",
-        env=env,
-    )
-    # The poller's first run only marks where "now" is; wait for it before writing.
-    x.wait_for(lambda: x.api_calls("dm_events"), timeout=30)
-    yield processes
-    processes.stop()
+    env = {**x_env(x), "X_MODE": "polling", "X_POLL_INTERVAL": "0.5", **NO_SLACK}
+    with whole_bot(trained_model, tmp_path_factory.mktemp("x-data"), env) as processes:
+        # The poller's first run only marks where "now" is; wait for it before writing.
+        x.wait_for(lambda: x.api_calls("dm_events"), timeout=30)
+        yield processes
 
 
 def webhook(bot: BotProcesses) -> str:
