@@ -27,6 +27,7 @@ import requests
 from bot.channels.webchat import WebChatInput, WebChatOutput
 from bot.processes import BotProcesses
 from tests.conftest import NO_SLACK, whole_bot
+from tests.webchat import WebChatCustomer
 
 WAIT_MS = 30_000  # 2-core CI machines: Rasa answers in well under that, but not always in 5 s
 PLANS = "Fiber 300 (300 Mbps) $35/month"  # from utter_plans_pricing in domain.yml
@@ -293,3 +294,15 @@ def test_the_widget_ignores_the_page_css_and_fits_a_phone(bot: BotProcesses, bro
         expect(page.get_by_test_id("launcher")).to_have_attribute("aria-expanded", "false")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "answer"), [("", "arrived empty"), ("   ", "arrived empty"), (42, "only read text")]
+)
+def test_bad_socket_messages_get_a_clear_answer(bot: BotProcesses, payload: Any, answer: str) -> None:
+    customer = WebChatCustomer(bot.rasa_url, f"web-bad-input-{answer[:4]}-{len(str(payload))}")
+    try:
+        customer.sio.emit("user_uttered", {"message": payload, "session_id": customer.session_id})
+        assert customer.wait_for(answer)
+    finally:
+        customer.close()

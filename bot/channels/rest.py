@@ -7,8 +7,7 @@ client keeps working. The differences:
   message saying what to send (Rasa's channel answers such requests with a 500);
 - an empty or whitespace-only message gets an answer asking what we can help with
   (Rasa returns nothing, and the customer thinks the bot is broken);
-- over-long messages are cut to ``MAX_MESSAGE_CHARS`` before NLU, with the reply as
-  usual (nothing useful is past that point, and it keeps the NLU fast).
+- over-long messages are cut before NLU, with the reply as usual (bot/channels/bad_input.py).
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-MAX_MESSAGE_CHARS = 10_000
+from bot.channels.bad_input import EMPTY_REPLY, clipped
+
 MAX_SENDER_CHARS = 200
-EMPTY_REPLY = 'Your message arrived empty. What can I help you with? For example: "where is my order".'
 USAGE = 'send JSON like {"sender": "customer-123", "message": "where is my order?"}'
 
 
@@ -69,7 +68,7 @@ class SupportRestInput(RestInput):
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
             await on_new_message(
                 UserMessage(
-                    message[:MAX_MESSAGE_CHARS], collector, sender,
+                    clipped(message), collector, sender,
                     input_channel=self.name(), metadata=metadata,
                 )
             )  # fmt: skip

@@ -36,6 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.bad_input import NOT_TEXT_REPLY, clipped, problem_with
 from bot.settings import project_root
 
 logger = logging.getLogger(__name__)
@@ -157,6 +158,23 @@ class WebChatInput(SocketIOInput):
             return super().get_output_channel()  # warns, returns None (multi-worker setups)
         return WebChatOutput(self.sio, self.bot_message_evt)
 
+    def _guard_user_messages(self, sio: Any) -> None:
+        """Answer malformed socket messages instead of letting Rasa's handler crash on them.
+
+        Rasa builds ``UserMessage(data["message"])`` straight away; a number or an object
+        there raises inside the socket handler and the customer hears nothing.
+        """
+        namespace = self.namespace or "/"
+        original = sio.handlers[namespace][self.user_message_evt]
+
+        async def guarded(sid: str, data: Any) -> Any:
+            if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
+                await sio.emit(self.bot_message_evt, {"text": NOT_TEXT_REPLY, "sender": "bot"}, room=sid)
+                return None
+            return await original(sid, data)
+
+        sio.on(self.user_message_evt, guarded, namespace=self.namespace)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socketio blueprint (URL prefix /webhooks/socketio) plus the widget's files."""
 
@@ -165,9 +183,15 @@ class WebChatInput(SocketIOInput):
             # messages (including the action server's handoff state) go through ours.
             if self.sio is not None:
                 message.output_channel = WebChatOutput(self.sio, self.bot_message_evt)
+            answer = problem_with(message.text)
+            if answer is not None:  # empty or not text: answer it, don't run NLU on it
+                return await message.output_channel.send_text_message(message.sender_id, answer)
+            message.text = clipped(message.text)
             return await on_new_message(message)
 
         webchat = super().blueprint(handle)
+        if self.sio is not None:
+            self._guard_user_messages(self.sio)
         if self.sio is not None and not websocket_works():
             # Refuse WebSocket outright (HTTP 400 at the handshake) and offer no upgrade: the
             # widget then falls back to long-polling instead of a socket that dies silently.

@@ -38,6 +38,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.bad_input import ATTACHMENT_ONLY_REPLY, EMPTY_REPLY, clipped
 from bot.channels.x_api import XSettings, XSettingsError, call, make_client, x_settings
 from bot.channels.x_store import SEND_DM, SEND_TWEET, XStore
 from bot.channels.x_text import dm_parts, move_to_dm_reply, public_reply, with_numbered_options
@@ -54,10 +55,6 @@ DEFAULT_PUBLIC_INTENTS = (
     "return_policy", "warranty", "payment_methods", "discount_code", "device_compatibility",
     "device_setup", "plans_pricing", "support_hours",
 )  # fmt: skip
-ATTACHMENT_ONLY = (
-    "Thanks! I can't open pictures or files here. Could you tell me in words what you need? "
-    "(If it's for a person from our team, say \"agent\" and they'll take a look.)"
-)
 LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -135,15 +132,13 @@ class XConversations:
             return "duplicate"
         text = text.strip()
         if not text:
-            reply = (
-                ATTACHMENT_ONLY if attachment else "Sorry, that message arrived empty. What can I help with?"
-            )
+            reply = ATTACHMENT_ONLY_REPLY if attachment else EMPTY_REPLY
             await asyncio.to_thread(self.store.send_dm, sender_id, reply)
             return "no-text"
         chosen = await asyncio.to_thread(self.store.resolve_choice, sender_id, text)
         await on_new_message(
             UserMessage(
-                chosen or text, XOutput(self.store), sender_id, input_channel=CHANNEL,
+                clipped(chosen or text), XOutput(self.store), sender_id, input_channel=CHANNEL,
                 message_id=event_id, metadata={"x": {"event_id": event_id, "kind": "dm"}},
             )
         )  # fmt: skip
