@@ -44,7 +44,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
     from bot.customers import CustomerStore
     from bot.handoff.server import create_app, install_log_redaction
-    from bot.handoff.settings import RelaySettings, RelaySettingsError, event_stream_url, slack_settings
+    from bot.handoff.settings import RelaySettings, RelaySettingsError, event_source, slack_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction()
@@ -52,7 +52,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
         settings = RelaySettings(
             rasa_url=args.rasa_url,
             rasa_token=os.environ.get("RASA_AUTH_TOKEN") or None,
-            event_stream_url=event_stream_url(project_root() / args.endpoints),
+            events=event_source(project_root() / args.endpoints),
             slack=slack_settings(),
         )
     except RelaySettingsError as exc:

@@ -7,6 +7,8 @@ must read what Rasa wrote, in order, and after a restart neither replay nor skip
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,10 @@ from rasa.core.brokers.sql import SQLEventBroker
 from sqlalchemy.engine import make_url
 
 from bot.customers import CustomerStore
-from bot.handoff.event_stream import SQLEventStream, follow
-from bot.handoff.settings import RelaySettingsError, event_stream_url, slack_settings
+from bot.handoff.event_stream import SQLEventStream, follow, follow_rabbitmq
+from bot.handoff.settings import EventSource, RelaySettingsError, event_source, slack_settings
 from bot.handoff.store import HandoffStore
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_service
 
 
 def test_slack_settings_are_all_or_nothing_and_socket_mode_needs_an_app_token() -> None:
@@ -34,18 +36,24 @@ def test_slack_settings_are_all_or_nothing_and_socket_mode_needs_an_app_token() 
     assert slack_settings({**full, "SLACK_MODE": "socket", "SLACK_APP_TOKEN": "xapp-1"}).app_token == "xapp-1"
 
 
-def test_event_stream_url_follows_both_endpoint_profiles(
+def test_the_relay_follows_the_broker_of_either_endpoint_profile(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert event_stream_url(ROOT / "endpoints.yml") == "sqlite:///.data/broker.db"
-    for name, value in {"DB_HOST": "db", "DB_PORT": "5432", "DB_USER": "bot", "DB_PASSWORD": "pw",
-                        "BROKER_DB_NAME": "events"}.items():  # fmt: skip
+    assert event_source(ROOT / "endpoints.yml") == EventSource("sql", "sqlite:///.data/broker.db")
+    for name, value in {"RABBITMQ_HOST": "mq", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "bot",
+                        "RABBITMQ_PASSWORD": "p@ss", "RABBITMQ_QUEUE": "handoff_relay"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    assert event_stream_url(ROOT / "endpoints.production.yml") == "postgresql://bot:pw@db:5432/events"
+    production = event_source(ROOT / "endpoints.production.yml")
+    assert production == EventSource("rabbitmq", "amqp://bot:p%40ss@mq:5672/", "handoff_relay")
+    postgres = tmp_path / "postgres-broker.yml"
+    postgres.write_text(
+        "event_broker: {type: SQL, dialect: postgresql, url: db, port: 5432, username: u, db: ev}"
+    )
+    assert event_source(postgres) == EventSource("sql", "postgresql://u@db:5432/ev")
     no_broker = tmp_path / "endpoints.yml"
     no_broker.write_text("action_endpoint:\n  url: http://localhost:5055/webhook\n")
     with pytest.raises(RelaySettingsError, match="event_broker"):
-        event_stream_url(no_broker)
+        event_source(no_broker)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -89,3 +97,56 @@ def test_the_relay_reads_what_rasa_published_in_order_and_resumes_after_a_restar
 
 def test_a_stream_without_rasa_having_started_yet_is_simply_empty(tmp_path: Path) -> None:
     assert SQLEventStream(f"sqlite:///{tmp_path / 'not-yet.db'}").read_after(0) == []
+
+
+RABBITMQ = ("127.0.0.1", 5672)
+
+
+def test_events_from_rabbitmq_arrive_in_order_and_survive_relay_and_broker_restarts() -> None:
+    """Rasa's own PikaEventBroker publishes; the relay's consumer reads the durable queue."""
+    require_service("RabbitMQ", *RABBITMQ)
+    from rasa.core.brokers.pika import PikaEventBroker
+
+    queue = f"relay_test_{uuid.uuid4().hex[:8]}"
+    url = "amqp://guest:guest@127.0.0.1:5672/"
+    seen: list[str] = []
+
+    async def on_event(sender_id: str, event: dict[str, Any]) -> None:
+        seen.append(event["text"])
+
+    async def publish(texts: list[str]) -> None:
+        broker = PikaEventBroker("127.0.0.1", "guest", "guest", queues=[queue])
+        await broker.connect()
+        for text in texts:
+            broker.publish({"sender_id": "c1", "event": "user", "text": text})
+        await asyncio.sleep(0.5)  # Rasa publishes in background tasks
+        await broker.close()
+
+    async def consume_for(seconds: float) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(follow_rabbitmq(url, queue, on_event, stop))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    async def scenario() -> None:
+        await publish(["m0", "m1", "m2"])
+        await consume_for(1.5)
+        assert seen == ["m0", "m1", "m2"]
+        await publish(["m3", "m4"])  # the relay is down: the messages wait in the queue
+        restart_rabbitmq()  # and survive a broker restart (durable queue, persistent messages)
+        await consume_for(2.0)
+        assert seen == ["m0", "m1", "m2", "m3", "m4"]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        subprocess.run(["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False)
+
+
+def restart_rabbitmq() -> None:
+    """Stop and start the RabbitMQ application on this machine (the service kept running)."""
+    for step in ("stop_app", "start_app"):
+        done = subprocess.run(["rabbitmqctl", step], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=120, check=False)

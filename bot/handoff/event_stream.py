@@ -1,10 +1,17 @@
-"""Reading Rasa's conversation events as they happen, from its SQL event broker table.
+"""Reading Rasa's conversation events as they happen, from its event broker.
 
 Rasa publishes every event it saves (including the customer messages it records while a
-conversation is paused) to the event broker. With ``type: SQL`` that is a table named
-``events`` (id, sender_id, data); the relay follows it with a cursor kept in the handoff
-database, so a restart neither replays nor skips: what is relayed is also deduplicated
-on enqueue, so a crash between relaying and saving the cursor cannot double a message.
+conversation is paused) to the event broker. Two kinds are followed:
+
+- ``type: SQL`` (the embedded default): a table named ``events`` (id, sender_id, data),
+  followed with a cursor kept in the handoff database, so a restart neither replays nor
+  skips;
+- ``type: pika`` (production): RabbitMQ. Rasa publishes persistent messages to a fanout
+  exchange and durable queues it declares, so events wait in the relay's queue while the
+  relay (or the broker) restarts; each is acknowledged only after it was handled.
+
+Either way what is relayed is deduplicated on enqueue, so an event seen twice (a crash
+before the cursor was saved, a redelivered message) never doubles a message.
 """
 
 from __future__ import annotations
@@ -93,6 +100,38 @@ async def follow(
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def follow_rabbitmq(url: str, queue_name: str, on_event: OnEvent, stop: asyncio.Event) -> None:
+    """Consume Rasa's events from a durable RabbitMQ queue until ``stop`` is set.
+
+    ``connect_robust`` reconnects after a broker restart; unacknowledged messages are
+    redelivered, so a failure while handling one only delays it.
+    """
+    import aio_pika
+
+    while not stop.is_set():
+        try:
+            connection = await aio_pika.connect_robust(url, timeout=10)
+        except Exception as exc:  # broker down at start-up: keep trying
+            logger.warning("event stream: RabbitMQ unreachable (%s); retrying in 2 s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=2)
+            continue
+        async with connection:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=50)
+            queue = await channel.declare_queue(queue_name, durable=True)
+
+            async def handle(message: Any) -> None:
+                async with message.process(requeue=True):
+                    data = json.loads(message.body)
+                    await on_event(str(data.get("sender_id")), data)
+
+            await queue.consume(handle)
+            logger.info("event stream: consuming RabbitMQ queue %r", queue_name)
+            await stop.wait()
+        return
 
 
 async def _saved_position(store: HandoffStore, fallback: int) -> int:

@@ -25,7 +25,7 @@ from bot.business import load_business_settings
 from bot.customers import CustomerStore, run_sync
 from bot.handoff import blocks
 from bot.handoff.desk import AgentDesk, LocalDesk, SlackDesk
-from bot.handoff.event_stream import SQLEventStream, follow
+from bot.handoff.event_stream import SQLEventStream, follow, follow_rabbitmq
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.redact import RedactingFilter, redact
 from bot.handoff.relay import Relay, card_state
@@ -70,10 +70,16 @@ def create_app(settings: RelaySettings, customers: CustomerStore) -> web.Applica
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        stream = SQLEventStream(settings.event_stream_url)
+        events = settings.events
+        if events.kind == "rabbitmq":
+            reading = follow_rabbitmq(events.url, events.queue or "", relay.on_rasa_event, stop)
+        else:
+            reading = follow(
+                SQLEventStream(events.url), store, relay.on_rasa_event, stop, settings.poll_interval
+            )
         worker = OutboxWorker(store.outbox(), relay.deliver, interval=settings.poll_interval)
         tasks = [
-            asyncio.create_task(follow(stream, store, relay.on_rasa_event, stop, settings.poll_interval)),
+            asyncio.create_task(reading),
             asyncio.create_task(worker.run(stop)),
             asyncio.create_task(_check_timeouts(relay, stop)),
         ]
@@ -83,9 +89,7 @@ def create_app(settings: RelaySettings, customers: CustomerStore) -> web.Applica
 
             socket_handler = AsyncSocketModeHandler(slack_app, settings.slack.app_token)
             await socket_handler.connect_async()
-        logger.info(
-            "relay ready: desk=%s, events from %s", desk.name, settings.event_stream_url.split("@")[-1]
-        )
+        logger.info("relay ready: desk=%s, events from %s", desk.name, events.url.split("@")[-1])
         yield
         stop.set()
         if socket_handler is not None:

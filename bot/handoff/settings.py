@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -36,10 +37,19 @@ class SlackSettings:
 
 
 @dataclass(frozen=True)
+class EventSource:
+    """Where the relay reads Rasa's events: an SQL table, or a RabbitMQ queue."""
+
+    kind: str  # "sql" or "rabbitmq"
+    url: str  # SQLAlchemy URL, or amqp:// URL
+    queue: str | None = None  # RabbitMQ queue name
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     rasa_url: str
     rasa_token: str | None
-    event_stream_url: str
+    events: EventSource
     slack: SlackSettings | None
     poll_interval: float = 0.2
 
@@ -82,25 +92,43 @@ def slack_settings(environ: dict[str, str] | None = None) -> SlackSettings | Non
     )
 
 
-def event_stream_url(endpoints_file: Path) -> str:
-    """SQLAlchemy URL of the Rasa SQL event broker table named in the endpoints file."""
+def event_source(endpoints_file: Path) -> EventSource:
+    """The event broker named in the endpoints file Rasa runs with, as the relay reads it."""
     config: dict[str, Any] = yaml.safe_load(endpoints_file.read_text(encoding="utf-8")) or {}
     broker = config.get("event_broker") or {}
-    if str(broker.get("type", "")).upper() != "SQL":
+    kind = str(broker.get("type", "")).lower()
+    if kind == "pika":
+        return _rabbitmq(broker)
+    if kind != "sql":
         raise RelaySettingsError(
-            f"{endpoints_file}: the handoff relay reads Rasa's events from an SQL event broker; "
-            "add `event_broker: {type: SQL, dialect: sqlite, db: .data/broker.db}` (see endpoints.yml)"
+            f"{endpoints_file}: the handoff relay follows Rasa's events through its event broker; "
+            "add `event_broker: {type: SQL, dialect: sqlite, db: .data/broker.db}` (see endpoints.yml) "
+            "or a `type: pika` RabbitMQ broker (see endpoints.production.yml)"
         )
     dialect = broker.get("dialect", "sqlite")
     db = _expand(str(broker.get("db", "events.db")))
     if dialect == "sqlite":
-        return f"sqlite:///{db}"
+        return EventSource("sql", f"sqlite:///{db}")
     user = _expand(str(broker.get("username", "")))
     password = _expand(str(broker.get("password", "")))
     auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
     host = _expand(str(broker.get("url", "localhost")))
     port = broker.get("port")
-    return f"{dialect}://{auth}{host}{':' + _expand(str(port)) if port else ''}/{db}"
+    return EventSource("sql", f"{dialect}://{auth}{host}{':' + _expand(str(port)) if port else ''}/{db}")
+
+
+def _rabbitmq(broker: dict[str, Any]) -> EventSource:
+    queues = broker.get("queues") or broker.get("queue") or []
+    queue = _expand(str(queues[0] if isinstance(queues, list) and queues else queues or ""))
+    if not queue:
+        raise RelaySettingsError(
+            "event_broker (pika) needs `queues: [handoff_relay]`: the relay consumes the first"
+        )
+    user = quote(_expand(str(broker.get("username", "guest"))), safe="")
+    password = quote(_expand(str(broker.get("password", "guest"))), safe="")
+    host = _expand(str(broker.get("url", "localhost")))
+    port = _expand(str(broker.get("port", 5672)))
+    return EventSource("rabbitmq", f"amqp://{user}:{password}@{host}:{port}/", queue)
 
 
 def _expand(value: str) -> str:
