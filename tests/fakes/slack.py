@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -27,10 +26,11 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
 from aiohttp import web
+
+from tests.fakes.server import ThreadedServer
 
 T = TypeVar("T")
 
@@ -95,7 +95,7 @@ def rich_text_blocks(text: str) -> list[dict[str, Any]]:
     ]
 
 
-class FakeSlack:
+class FakeSlack(ThreadedServer):
     """A Slack workspace with one bot, served over real HTTP; see the module docstring."""
 
     def __init__(
@@ -110,8 +110,7 @@ class FakeSlack:
         api_app_id: str = "A0001",
         host: str = "127.0.0.1",
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.bot_token = bot_token
         self.signing_secret = signing_secret
         self.bot_user_id = bot_user_id
@@ -124,86 +123,17 @@ class FakeSlack:
 
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._users: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, str] = {}
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeSlack:
-        """Bind the port (0 = any free one) and serve from a daemon thread until `stop()`."""
-        if self._thread is not None:
-            raise RuntimeError("FakeSlack is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-        except OSError:
-            sock.close()
-            raise
-        self.port = sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        errors: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._serve, args=(sock, ready, errors), name=f"fake-slack-{self.port}", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(10) or errors:
-            self.stop()
-            raise RuntimeError(f"FakeSlack failed to start: {errors or 'timeout'}")
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread; safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-        self._thread = None
-        self._loop = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _serve(self, sock: socket.socket, ready: threading.Event, errors: list[BaseException]) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            app = web.Application()
-            app.router.add_route("*", "/api/{method}", self._handle_api)
-            app.router.add_post("/response_url/{token}", self._handle_response_url)
-            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            loop.run_until_complete(self._runner.setup())
-            loop.run_until_complete(web.SockSite(self._runner, sock).start())
-        except BaseException as exc:  # reported to start() instead of dying silently in the thread
-            errors.append(exc)
-            sock.close()
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT` (no trailing slash)."""
-        if not self.port:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://{self.host}:{self.port}"
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response_url/{token}", self._handle_response_url)
+        return app
 
     @property
     def api_url(self) -> str:

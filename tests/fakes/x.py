@@ -40,20 +40,20 @@ import json
 import math
 import re
 import secrets
-import socket
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
 import requests
 from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
+
+from tests.fakes.server import ThreadedServer
 
 T = TypeVar("T")
 
@@ -208,7 +208,7 @@ def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-class FakeX:
+class FakeX(ThreadedServer):
     """An X account (the brand) served over X API v2 HTTP; see the module docstring."""
 
     def __init__(
@@ -229,8 +229,7 @@ class FakeX:
         enforce_rate_limits: bool = False,
         host: str = "127.0.0.1",
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.brand_id = brand_id
         self.brand_username = brand_username
         self.brand_name = brand_name
@@ -248,9 +247,6 @@ class FakeX:
         self._lock = threading.Lock()
         self._last_id = 0
         self._user_seq = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._users: dict[str, dict[str, str]] = {}
         self._webhooks: list[dict[str, Any]] = []
         self._subscriptions: set[str] = set()
@@ -258,122 +254,56 @@ class FakeX:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeX:
-        """Bind the port (0 = any free one) and serve from a daemon thread until `stop()`."""
-        if self._thread is not None:
-            raise RuntimeError("FakeX is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-        except OSError:
-            sock.close()
-            raise
-        self.port = sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        errors: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._serve, args=(sock, ready, errors), name=f"fake-x-{self.port}", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(10) or errors:
-            self.stop()
-            raise RuntimeError(f"FakeX failed to start: {errors or 'timeout'}")
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread; safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-        self._thread = None
-        self._loop = None
-
-    def __enter__(self) -> FakeX:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _serve(self, sock: socket.socket, ready: threading.Event, errors: list[BaseException]) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            app = web.Application()
-            routes: list[tuple[str, str, str, Callable[..., tuple[int, Any]]]] = [
-                ("GET", "/2/users/me", "users_me", self._api_users_me),
-                ("GET", "/2/dm_events", "dm_events", self._api_dm_events),
-                (
-                    "GET",
-                    "/2/dm_conversations/with/{participant_id}/dm_events",
-                    "dm_events",
-                    self._api_dm_events,
-                ),
-                (
-                    "GET",
-                    "/2/dm_conversations/{dm_conversation_id}/dm_events",
-                    "dm_events",
-                    self._api_dm_events,
-                ),
-                ("GET", "/2/users/{id}/mentions", "mentions", self._api_mentions),
-                (
-                    "POST",
-                    "/2/dm_conversations/with/{participant_id}/messages",
-                    "dm_create",
-                    self._api_dm_create,
-                ),
-                (
-                    "POST",
-                    "/2/dm_conversations/{dm_conversation_id}/messages",
-                    "dm_create",
-                    self._api_dm_create,
-                ),
-                ("POST", "/2/tweets", "tweet_create", self._api_tweet_create),
-                ("POST", "/2/webhooks", "webhooks", self._api_webhook_create),
-                ("GET", "/2/webhooks", "webhooks", self._api_webhook_list),
-                (
-                    "POST",
-                    "/2/account_activity/webhooks/{webhook_id}/subscriptions/all",
-                    "subscriptions",
-                    self._api_subscribe,
-                ),
-                (
-                    "GET",
-                    "/2/account_activity/webhooks/{webhook_id}/subscriptions/all",
-                    "subscriptions",
-                    self._api_subscription,
-                ),
-            ]
-            for method, path, key, handler in routes:
-                app.router.add_route(method, path, self._endpoint(key, handler))
-            app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
-            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            loop.run_until_complete(self._runner.setup())
-            loop.run_until_complete(web.SockSite(self._runner, sock).start())
-        except BaseException as exc:  # reported to start() instead of dying silently in the thread
-            errors.append(exc)
-            sock.close()
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT` (no trailing slash); rewrite `https://api.twitter.com` to this."""
-        if not self.port:
-            raise RuntimeError("FakeX is not started")
-        return f"http://{self.host}:{self.port}"
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        routes: list[tuple[str, str, str, Callable[..., tuple[int, Any]]]] = [
+            ("GET", "/2/users/me", "users_me", self._api_users_me),
+            ("GET", "/2/dm_events", "dm_events", self._api_dm_events),
+            (
+                "GET",
+                "/2/dm_conversations/with/{participant_id}/dm_events",
+                "dm_events",
+                self._api_dm_events,
+            ),
+            (
+                "GET",
+                "/2/dm_conversations/{dm_conversation_id}/dm_events",
+                "dm_events",
+                self._api_dm_events,
+            ),
+            ("GET", "/2/users/{id}/mentions", "mentions", self._api_mentions),
+            (
+                "POST",
+                "/2/dm_conversations/with/{participant_id}/messages",
+                "dm_create",
+                self._api_dm_create,
+            ),
+            (
+                "POST",
+                "/2/dm_conversations/{dm_conversation_id}/messages",
+                "dm_create",
+                self._api_dm_create,
+            ),
+            ("POST", "/2/tweets", "tweet_create", self._api_tweet_create),
+            ("POST", "/2/webhooks", "webhooks", self._api_webhook_create),
+            ("GET", "/2/webhooks", "webhooks", self._api_webhook_list),
+            (
+                "POST",
+                "/2/account_activity/webhooks/{webhook_id}/subscriptions/all",
+                "subscriptions",
+                self._api_subscribe,
+            ),
+            (
+                "GET",
+                "/2/account_activity/webhooks/{webhook_id}/subscriptions/all",
+                "subscriptions",
+                self._api_subscription,
+            ),
+        ]
+        for method, path, key, handler in routes:
+            app.router.add_route(method, path, self._endpoint(key, handler))
+        app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
+        return app
 
     @property
     def credentials(self) -> dict[str, str]:
