@@ -108,7 +108,7 @@ class HandoffStore:
             )
             session.add(row)
             session.flush()
-            self._enqueue(session, desk_queue(row.id), POST_CARD, {"handoff_id": row.id})
+            enqueue(session, desk_queue(row.id), POST_CARD, {"handoff_id": row.id})
             return _record(row), True
 
     # --- lookups -----------------------------------------------------------------------
@@ -167,14 +167,14 @@ class HandoffStore:
             if row.status == "claimed" and row.claimed_by == agent_id:
                 return _record(row)  # a double click changes nothing
             if row.status in ("timed_out", "after_hours"):
-                self._enqueue(
+                enqueue(
                     session, customer_queue(row.conversation_id), PAUSE_BOT,
                     {"handoff_id": row.id, "conversation_id": row.conversation_id},
                 )  # fmt: skip
             row.status, row.claimed_by, row.claimed_by_name = "claimed", agent_id, agent_name
             row.claimed_at = row.claimed_at or utcnow()
-            self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
-            self._enqueue(
+            enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+            enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
                 {
                     "handoff_id": row.id, "conversation_id": row.conversation_id,
@@ -192,9 +192,9 @@ class HandoffStore:
                 return None
             was_paused = row.status in ACTIVE
             row.status, row.resolved_by_name, row.resolved_at = "resolved", agent_name, utcnow()
-            self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+            enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
             if was_paused:
-                self._enqueue(
+                enqueue(
                     session, customer_queue(row.conversation_id), RESUME_BOT,
                     {"handoff_id": row.id, "conversation_id": row.conversation_id,
                      "intent": "EXTERNAL_handoff_resolved"},
@@ -210,8 +210,8 @@ class HandoffStore:
             ).all()
             for row in rows:
                 row.status = "timed_out"
-                self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
-                self._enqueue(
+                enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+                enqueue(
                     session, customer_queue(row.conversation_id), RESUME_BOT,
                     {"handoff_id": row.id, "conversation_id": row.conversation_id,
                      "intent": "EXTERNAL_handoff_unanswered"},
@@ -227,8 +227,8 @@ class HandoffStore:
             if row is None:
                 return None
             row.followup_message = message
-            self._enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
-            self._enqueue(
+            enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+            enqueue(
                 session, desk_queue(row.id), POST_THREAD,
                 {"handoff_id": row.id, "kind": "followup", "text": message},
             )  # fmt: skip
@@ -250,7 +250,7 @@ class HandoffStore:
             ).first()
             if row is None or timestamp <= row.relay_after:
                 return False
-            return self._enqueue(
+            return enqueue(
                 session, desk_queue(row.id), POST_THREAD,
                 {"handoff_id": row.id, "kind": "customer", "text": text},
                 dedupe_key=f"customer-message:{conversation_id}:{timestamp!r}",
@@ -264,7 +264,7 @@ class HandoffStore:
             row = session.get(Handoff, handoff_id)
             if row is None:
                 return False
-            return self._enqueue(
+            return enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
                 {"handoff_id": row.id, "conversation_id": row.conversation_id, "text": text,
                  "agent_name": agent_name, "agent_id": agent_id},
@@ -274,14 +274,12 @@ class HandoffStore:
     def post_notice(self, handoff_id: int, text: str, dedupe_key: str | None = None) -> bool:
         """Queue a short notice from the relay into the card's thread."""
         with self.customers.session() as session:
-            return self._enqueue(
+            return enqueue(
                 session, desk_queue(handoff_id), POST_THREAD,
                 {"handoff_id": handoff_id, "kind": "notice", "text": text}, dedupe_key=dedupe_key,
             )  # fmt: skip
 
     # --- outbox ------------------------------------------------------------------------
-
-    _enqueue = staticmethod(enqueue)
 
     def outbox(self) -> Outbox:
         """The relay's queues: to agents (``desk:<handoff>``) and to customers (``customer:<id>``)."""
