@@ -180,8 +180,10 @@ class Outbox:
 Deliver = Callable[[OutboxRecord], Awaitable[None]]
 
 
-def backoff_seconds(attempts: int, ceiling: float = 300.0) -> float:
-    """1, 2, 4, … seconds, at most ``ceiling``: quick recovery, no hammering during an outage."""
+def backoff_seconds(attempts: int, ceiling: float = 30.0) -> float:
+    """1, 2, 4, … seconds, at most ``ceiling``: no hammering during an outage, and once the
+    other side is back (a restarted Rasa, Slack after an incident) delivery resumes within
+    half a minute."""
     return min(ceiling, 2.0 ** min(attempts, 16))
 
 

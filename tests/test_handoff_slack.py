@@ -330,7 +330,7 @@ def test_restart_during_a_handoff_loses_nothing(
     bot.restart("rasa")
     slack.wait_for(
         lambda: any(e.get("text") == "Still with you!" for e in tracker(bot, "web-restart-1")["events"]),
-        timeout=60,
+        timeout=120,  # the outbox retries at most every 30 s while Rasa was down
     )
     # Still paused after the restarts: the customer's next message goes to the thread only.
     back = WebChatCustomer(bot.rasa_url, "web-restart-1")

@@ -22,9 +22,16 @@ from bot.chat import send
 from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
 from bot.processes import BotProcesses, free_port, start_bot
-from tests.conftest import NO_SLACK, ROOT, require_service
+from tests.conftest import NO_SLACK, ROOT, fresh_postgres_database, require_service
 
 QUESTIONS = ["hi", "how long does delivery take?", "what payment methods do you accept?", "thanks", "bye"]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A database of its own: Rasa's tracker store creates an ``events`` table in it."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
