@@ -25,6 +25,14 @@ def clean_email(value: Any) -> str | None:
     return text if EMAIL.match(text) else None
 
 
+def validated_email(value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """The ``email`` slot update for a form: the cleaned address, or None after saying why."""
+    email = clean_email(value)
+    if email is None:
+        dispatcher.utter_message(response="utter_invalid_email", value=value)
+    return {"email": email}
+
+
 class ValidatePasswordForm(FormValidationAction):
     def name(self) -> str:
         return "validate_password_form"
@@ -36,10 +44,7 @@ class ValidatePasswordForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        email = clean_email(slot_value)
-        if email is None:
-            dispatcher.utter_message(response="utter_invalid_email", value=slot_value)
-        return {"email": email}
+        return validated_email(slot_value, dispatcher)
 
 
 class ActionResetPassword(SupportAction):

@@ -17,6 +17,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.account import validated_email
 from actions.common import (
     SupportAction,
     channel_of,
@@ -172,11 +173,7 @@ class ValidateVerifyIdentityForm(FormValidationAction):
     async def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = str(value or "").strip()
-        if "@" not in text:
-            dispatcher.utter_message(response="utter_invalid_email", value=text)
-            return {"email": None}
-        return {"email": text}
+        return validated_email(value, dispatcher)
 
 
 class ActionVerifyIdentity(SupportAction):
