@@ -43,8 +43,9 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.customers import CustomerStore
+    from bot.event_stream import EventSourceError, event_source
     from bot.handoff.server import create_app, install_log_redaction
-    from bot.handoff.settings import RelaySettings, RelaySettingsError, event_source, slack_settings
+    from bot.handoff.settings import RelaySettings, RelaySettingsError, slack_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction()
@@ -52,10 +53,10 @@ def cmd_relay(args: argparse.Namespace) -> int:
         settings = RelaySettings(
             rasa_url=args.rasa_url,
             rasa_token=os.environ.get("RASA_AUTH_TOKEN") or None,
-            events=event_source(project_root() / args.endpoints),
+            events=event_source(project_root() / args.endpoints, args.queue),
             slack=slack_settings(),
         )
-    except RelaySettingsError as exc:
+    except (RelaySettingsError, EventSourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     desk = (
@@ -68,6 +69,46 @@ def cmd_relay(args: argparse.Namespace) -> int:
         create_app(settings, CustomerStore(customer_database_url())),
         host=args.host, port=args.port, print=None, access_log=None,
     )  # fmt: skip
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """The metrics service: counts conversations, intents, fallbacks and handoffs from the broker."""
+    import logging
+
+    from aiohttp import web
+
+    from bot.customers import CustomerStore
+    from bot.event_stream import EventSourceError, event_source
+    from bot.metrics import MetricsStore
+    from bot.metrics.service import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        events = event_source(project_root() / args.endpoints, args.queue)
+    except EventSourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"==> metrics on :{args.port}: http://{args.host}:{args.port}/metrics/daily", flush=True)
+    app = create_app(MetricsStore(CustomerStore(customer_database_url())), events)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_balance(args: argparse.Namespace) -> int:
+    """A load balancer in front of Rasa replicas (sticky Socket.IO sessions)."""
+    import logging
+
+    from bot.balancer import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    replicas = args.replica or [u for u in os.environ.get("RASA_REPLICAS", "").split(",") if u.strip()]
+    if not replicas:
+        print("error: name the Rasa replicas: --replica http://host:5005 (twice or more), "
+              "or RASA_REPLICAS=http://a:5005,http://b:5005", file=sys.stderr)  # fmt: skip
+        return 2
+    print(f"==> balancer on :{args.port} for {', '.join(replicas)}", flush=True)
+    run(replicas, args.host, args.port)
     return 0
 
 
@@ -106,26 +147,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.training import ensure_model
 
     root = project_root()
+    endpoints, replica_ports = root / args.endpoints, None
+    if args.production:
+        from bot.production import ProductionSetupError, check_services, ensure_database, production_env
+
+        settings = production_env()
+        try:
+            check_services(settings)
+            if ensure_database(settings):
+                print(f"==> created PostgreSQL database {settings['DB_NAME']}")
+        except ProductionSetupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        os.environ.update(settings)  # the customer store below and every server we start
+        endpoints = root / "endpoints.production.yml"
+        replica_ports = [args.port + 10 * n for n in range(1, args.replicas + 1)]
     cmd_load_demo_data(args)
     model = ensure_model()
     logs = data_dir() / "logs"
+    rasa = f"Rasa (:{args.port})"
+    if replica_ports:
+        ports = ", :".join(map(str, replica_ports))
+        rasa = f"{len(replica_ports)} Rasa replicas (:{ports}) behind :{args.port}"
     print(
-        f"==> starting the action server (:{args.actions_port}), Rasa (:{args.port}) and the "
-        f"handoff relay (:{args.relay_port}); logs in {logs}"
+        f"==> starting the action server (:{args.actions_port}), {rasa}, the handoff relay "
+        f"(:{args.relay_port}) and metrics (:{args.metrics_port}); logs in {logs}"
     )
     try:
         bot = start_bot(
             model,
-            endpoints=root / args.endpoints,
+            endpoints=endpoints,
             rasa_port=args.port,
             actions_port=args.actions_port,
             relay_port=args.relay_port,
+            metrics_port=args.metrics_port,
+            replica_ports=replica_ports,
             log_dir=logs,
         )
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"==> the bot is up. REST webhook: {bot.webhook_url}")
+    print(f"==> metrics: {bot.metrics_url}/metrics/daily (Prometheus: {bot.metrics_url}/metrics)")
     if not os.environ.get("SLACK_BOT_TOKEN"):
         print(f"==> agent inbox (handoffs, no Slack configured): {bot.relay_url}/inbox")
     print('    e.g. curl -s -XPOST -d \'{"sender":"maria","message":"hi"}\' ' + bot.webhook_url)
@@ -166,7 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     run.add_argument("--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
     run.add_argument("--relay-port", type=int, default=int(os.environ.get("RELAY_PORT", 5006)))
+    run.add_argument("--metrics-port", type=int, default=int(os.environ.get("METRICS_PORT", 5007)))
     run.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"))
+    run.add_argument(
+        "--production",
+        action="store_true",
+        help="PostgreSQL + Redis + RabbitMQ (DB_*, REDIS_*, RABBITMQ_*; local defaults) and "
+        "--replicas Rasa replicas behind a balancer on --port",
+    )
+    run.add_argument("--replicas", type=int, default=2, help="Rasa replicas with --production (default 2)")
     run.add_argument("--sender", default="maria", help="who you chat as (demo: maria, james, priya)")
     run.add_argument("--no-chat", action="store_true", help="serve only; no terminal chat")
     run.set_defaults(func=cmd_run)
@@ -181,7 +252,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="the endpoints file Rasa runs with (its event_broker is followed)",
     )
     relay.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    relay.add_argument(
+        "--queue",
+        default=os.environ.get("RABBITMQ_QUEUE") or None,
+        help="RabbitMQ queue of the relay (production broker; default: the first in event_broker.queues)",
+    )
     relay.set_defaults(func=cmd_relay)
+
+    metrics = commands.add_parser("metrics", help="count conversations, intents, handoffs from the events")
+    metrics.add_argument("--port", type=int, default=int(os.environ.get("METRICS_PORT", 5007)))
+    metrics.add_argument("--host", default=os.environ.get("METRICS_HOST", "127.0.0.1"))
+    metrics.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"),
+                         help="the endpoints file Rasa runs with (its event_broker is followed)")  # fmt: skip
+    metrics.add_argument("--queue", default=os.environ.get("RABBITMQ_METRICS_QUEUE") or "metrics",
+                         help="RabbitMQ queue of the metrics service (production broker)")  # fmt: skip
+    metrics.set_defaults(func=cmd_metrics)
+
+    balance = commands.add_parser("balance", help="load balancer in front of Rasa replicas")
+    balance.add_argument("--port", type=int, default=int(os.environ.get("BALANCER_PORT", 5005)))
+    balance.add_argument("--host", default=os.environ.get("BALANCER_HOST", "127.0.0.1"))
+    balance.add_argument("--replica", action="append", help="a Rasa replica URL; repeat for each")
+    balance.set_defaults(func=cmd_balance)
 
     x_webhook = commands.add_parser("x-webhook", help="register or check the X (Twitter) webhook")
     x_webhook.add_argument("action", choices=["register", "check"])

@@ -47,6 +47,7 @@ class BotProcesses:
     rasa_url: str
     actions_url: str
     relay_url: str | None = None
+    metrics_url: str | None = None
     cwd: Path = field(default_factory=project_root)
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
@@ -147,13 +148,17 @@ def start_bot(
     log_dir: Path | None = None,
     timeout: float = 180.0,
     relay_port: int | None = None,
+    metrics_port: int | None = None,
+    replica_ports: list[int] | None = None,
 ) -> BotProcesses:
     """Start action server, Rasa server and (with ``relay_port``) the handoff relay.
 
     Returns once all answer their health checks.
 
     ``data_directory`` (default: ``SUPPORTBOT_DATA_DIR`` or ``.data/``) holds the SQLite
-    tracker and customer databases of this run.
+    tracker and customer databases of this run. ``metrics_port`` adds the metrics service.
+    ``replica_ports`` (two or more, production stores only) starts one Rasa replica per
+    port, named ``rasa-1``, ``rasa-2``…, behind the balancer on ``rasa_port``.
     """
     root = project_root()
     data_directory = data_directory or data_dir()
@@ -187,7 +192,25 @@ def start_bot(
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
             f"{bot.actions_url}/health", timeout,
         )  # fmt: skip
-        bot.start("rasa", rasa_args, f"{bot.rasa_url}/status", timeout)
+        if replica_ports:
+            for number, port in enumerate(replica_ports, start=1):
+                args = [*rasa_args]
+                args[args.index("--port") + 1] = str(port)
+                bot.start(f"rasa-{number}", args, f"http://127.0.0.1:{port}/status", timeout)
+            balancer = [sys.executable, "-m", "bot", "balance", "--port", str(rasa_port)]
+            for port in replica_ports:
+                balancer += ["--replica", f"http://127.0.0.1:{port}"]
+            bot.start("balancer", balancer, f"{bot.rasa_url}/_balancer/health", timeout)
+        else:
+            bot.start("rasa", rasa_args, f"{bot.rasa_url}/status", timeout)
+        if metrics_port is not None:
+            bot.metrics_url = f"http://127.0.0.1:{metrics_port}"
+            bot.start(
+                "metrics",
+                [sys.executable, "-m", "bot", "metrics", "--port", str(metrics_port),
+                 "--endpoints", str(run_endpoints)],
+                f"{bot.metrics_url}/health", timeout,
+            )  # fmt: skip
         if relay_port is not None:
             bot.relay_url = f"http://127.0.0.1:{relay_port}"
             bot.start(

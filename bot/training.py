@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import yaml
+
 from bot.settings import cache_dir, project_root
 
 
@@ -94,3 +96,12 @@ def _train(files: list[Path], target: Path, *, nlu_only: bool, quiet: bool) -> N
     trained.replace(target)  # atomic: a half-written model is never picked up
     shutil.rmtree(staging, ignore_errors=True)
     print(f"==> trained in {time.monotonic() - started:.0f} s: {target}", flush=True)
+
+
+def shipped_fallback_threshold(config_file: Path | None = None) -> float:
+    """The FallbackClassifier threshold in config.yml (chosen by bench/oos_threshold.py)."""
+    config = yaml.safe_load((config_file or project_root() / "config.yml").read_text(encoding="utf-8"))
+    for component in config.get("pipeline") or []:
+        if component.get("name") == "FallbackClassifier":
+            return float(component.get("threshold", 0.3))  # Rasa's default
+    return 0.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,14 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; CI=true requires it")
     pytest.skip(message)
+
+
+def restart_rabbitmq() -> None:
+    """Stop and start the RabbitMQ application on this machine (the service kept running)."""
+    for step in ("stop_app", "start_app"):
+        done = subprocess.run(["rabbitmqctl", step], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=120, check=False)
 
 
 @contextmanager

@@ -1,9 +1,11 @@
-"""The production topology on this machine: two Rasa replicas sharing PostgreSQL and Redis,
-RabbitMQ as the event broker, and the handoff relay consuming it.
+"""The production topology on this machine, as ``./scripts/run-production.sh`` starts it:
+two Rasa replicas sharing PostgreSQL and Redis behind the balancer, RabbitMQ as the event
+broker, and the handoff relay and the metrics service consuming it.
 
 Everything is real: Rasa with ``endpoints.production.yml`` (SQL tracker store on
-PostgreSQL, Redis lock store, Pika event broker), the action server and the relay. Under
-``CI=true`` a missing PostgreSQL, Redis or RabbitMQ fails the test instead of skipping it.
+PostgreSQL, Redis lock store, Pika event broker), the balancer, the action server, the
+relay, the metrics service, a Socket.IO web-chat client. Under ``CI=true`` a missing
+PostgreSQL, Redis or RabbitMQ fails the test instead of skipping it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -22,7 +26,9 @@ from bot.chat import send
 from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
 from bot.processes import BotProcesses, free_port, start_bot
-from tests.conftest import NO_SLACK, ROOT, fresh_postgres_database, require_service
+from bot.production import production_env
+from tests.conftest import NO_SLACK, ROOT, fresh_postgres_database, require_service, restart_rabbitmq
+from tests.webchat import WebChatCustomer
 
 QUESTIONS = ["hi", "how long does delivery take?", "what payment methods do you accept?", "thanks", "bye"]
 
@@ -34,47 +40,64 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@dataclass
+class Topology:
+    """The running production topology: ``processes.rasa_url`` is the balancer."""
+
+    processes: BotProcesses
+    replica_urls: list[str]
+
+    @property
+    def balancer_url(self) -> str:
+        return self.processes.rasa_url
+
+    def health(self) -> dict[str, Any]:
+        return requests.get(f"{self.balancer_url}/_balancer/health", timeout=10).json()
+
+
 @pytest.fixture(scope="module")
-def replicas(
+def topology(
     trained_model: Path, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[BotProcesses, str]]:
-    """Replica A (with actions and relay) and replica B; yields (processes, B's URL)."""
+) -> Iterator[Topology]:
+    """What ``./scripts/run-production.sh`` starts: two replicas behind the balancer, the
+    action server, the relay and the metrics service, with this module's own database and
+    RabbitMQ queues."""
     require_service("Redis", "127.0.0.1", 6379)
     require_service("RabbitMQ", "127.0.0.1", 5672)
     data = tmp_path_factory.mktemp("replicas")
     load_demo_data(CustomerStore(postgres_url))
-    database = postgres_url.rsplit("/", 1)[-1]
-    queue = f"handoff_relay_test_{uuid.uuid4().hex[:8]}"
-    env = {
-        **NO_SLACK,
-        "SUPPORTBOT_DATABASE_URL": postgres_url,
-        "DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_USER": "postgres", "DB_PASSWORD": "",
-        "DB_NAME": database,
-        "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379",
-        "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "guest",
-        "RABBITMQ_PASSWORD": "guest", "RABBITMQ_QUEUE": queue,
-        "ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook",  # replaced per run by start_bot
-    }  # fmt: skip
+    suffix = uuid.uuid4().hex[:8]
+    env = production_env(
+        {
+            **NO_SLACK,
+            "SUPPORTBOT_DATABASE_URL": postgres_url,
+            "DB_NAME": postgres_url.rsplit("/", 1)[-1],
+            "RABBITMQ_QUEUE": f"handoff_relay_test_{suffix}",
+            "RABBITMQ_METRICS_QUEUE": f"metrics_test_{suffix}",
+            "WEBCHAT_REDIS_URL": "redis://127.0.0.1:6379/3",
+        }
+    )
+    replica_ports = [free_port(), free_port()]
     processes = start_bot(
         trained_model,
         endpoints=ROOT / "endpoints.production.yml",
         rasa_port=free_port(),
         actions_port=free_port(),
         relay_port=free_port(),
+        metrics_port=free_port(),
+        replica_ports=replica_ports,
         data_directory=data,
         log_dir=data / "logs",
-        env=env,
+        env={**NO_SLACK, **env},
     )
     try:
-        port_b = free_port()
-        args = list(processes.started["rasa"].args)
-        args[args.index("--port") + 1] = str(port_b)
-        url_b = f"http://127.0.0.1:{port_b}"
-        processes.start("rasa-b", args, f"{url_b}/status")
-        yield processes, url_b
+        yield Topology(processes, [f"http://127.0.0.1:{port}" for port in replica_ports])
     finally:
         processes.stop()
-        subprocess.run(["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False)
+        for queue in (env["RABBITMQ_QUEUE"], env["RABBITMQ_METRICS_QUEUE"]):
+            subprocess.run(
+                ["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False
+            )
 
 
 def webhook(url: str) -> str:
@@ -99,10 +122,9 @@ def turns(rasa_url: str, conversation: str) -> list[tuple[str, int]]:
 
 
 def test_interleaved_messages_on_two_replicas_keep_every_conversation_complete_and_in_order(
-    replicas: tuple[BotProcesses, str],
+    topology: Topology,
 ) -> None:
-    processes, url_b = replicas
-    urls = [processes.rasa_url, url_b]
+    urls = topology.replica_urls
     conversations = [f"replica-{n}-{uuid.uuid4().hex[:6]}" for n in range(6)]
 
     def talk(conversation: str) -> None:
@@ -118,29 +140,100 @@ def test_interleaved_messages_on_two_replicas_keep_every_conversation_complete_a
             assert all(replies >= 1 for _, replies in recorded), recorded
 
 
-def test_a_replica_killed_mid_conversation_loses_nothing_the_customer_said(
-    replicas: tuple[BotProcesses, str],
-) -> None:
-    processes, url_b = replicas
+def test_a_replica_killed_mid_conversation_loses_nothing_the_customer_said(topology: Topology) -> None:
+    processes, (url_a, url_b) = topology.processes, topology.replica_urls
     conversation = f"killed-{uuid.uuid4().hex[:6]}"
-    assert send(webhook(processes.rasa_url), conversation, "hi")
+    assert send(webhook(url_a), conversation, "hi")
     assert send(webhook(url_b), conversation, "how long does delivery take?")
-    processes.started["rasa-b"].process.kill()  # no goodbye: SIGKILL
-    processes.started["rasa-b"].process.wait()
-    assert send(webhook(processes.rasa_url), conversation, "what payment methods do you accept?")
-    assert user_texts(processes.rasa_url, conversation) == [
+    processes.started["rasa-2"].process.kill()  # no goodbye: SIGKILL
+    processes.started["rasa-2"].process.wait()
+    assert send(webhook(url_a), conversation, "what payment methods do you accept?")
+    assert user_texts(url_a, conversation) == [
         "hi", "how long does delivery take?", "what payment methods do you accept?",
     ]  # fmt: skip
-    processes.restart("rasa-b")
+    processes.restart("rasa-2")
     assert user_texts(url_b, conversation)[-1] == "what payment methods do you accept?"
 
 
-def test_the_relay_follows_conversations_through_rabbitmq(replicas: tuple[BotProcesses, str]) -> None:
-    processes, url_b = replicas
+def test_the_balancer_keeps_answering_when_a_replica_dies_and_uses_it_again_when_back(
+    topology: Topology,
+) -> None:
+    processes, balancer = topology.processes, topology.balancer_url
+    conversations = [f"balanced-{n}-{uuid.uuid4().hex[:6]}" for n in range(8)]
+    for conversation in conversations:
+        assert send(webhook(balancer), conversation, "hi")
+    served_before = {r["url"]: r["served"] for r in topology.health()["replicas"]}
+    assert all(count > 0 for count in served_before.values()), served_before  # both replicas used
+
+    processes.started["rasa-1"].process.kill()
+    processes.started["rasa-1"].process.wait()
+    for conversation in conversations:  # half of them lived on the dead replica
+        replies = send(webhook(balancer), conversation, "how long does delivery take?")
+        assert any("deliver" in r.get("text", "").lower() for r in replies), replies
+        assert user_texts(topology.replica_urls[1], conversation) == ["hi", "how long does delivery take?"]
+    dead = next(r for r in topology.health()["replicas"] if r["url"] == topology.replica_urls[0])
+    assert dead["healthy"] is False
+
+    processes.restart("rasa-1")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(r["healthy"] for r in topology.health()["replicas"]):
+        time.sleep(0.5)
+    assert all(r["healthy"] for r in topology.health()["replicas"]), topology.health()
+    before = {r["url"]: r["served"] for r in topology.health()["replicas"]}
+    for conversation in conversations:
+        assert send(webhook(balancer), conversation, "thanks")
+    after = {r["url"]: r["served"] for r in topology.health()["replicas"]}
+    assert after[topology.replica_urls[0]] > before[topology.replica_urls[0]]  # back in rotation
+
+
+def test_a_web_chat_session_through_the_balancer_stays_on_one_replica(topology: Topology) -> None:
+    customer = WebChatCustomer(topology.balancer_url, f"webchat-lb-{uuid.uuid4().hex[:6]}")
+    try:
+        for number, question in enumerate(["hi", "how long does delivery take?", "thanks"], start=1):
+            customer.say(question)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(customer.texts()) < number:
+                time.sleep(0.1)
+            assert len(customer.texts()) >= number, customer.texts()  # long-polling kept its session
+        assert topology.health()["sessions"] >= 1
+    finally:
+        customer.close()
+
+
+def test_an_agent_reply_appended_on_the_other_replica_reaches_the_web_chat(topology: Topology) -> None:
+    """The browser holds its Socket.IO session on replica 1; the reply goes in through replica 2."""
+    url_a, url_b = topology.replica_urls
+    session = f"webchat-cross-{uuid.uuid4().hex[:6]}"
+    customer = WebChatCustomer(url_a, session)
+    try:
+        customer.say("hi")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not customer.texts():
+            time.sleep(0.1)
+        assert customer.texts()
+        reply = {"event": "bot", "text": "Alex here, checking your order now.", "timestamp": time.time(),
+                 "metadata": {"agent_id": "U1", "agent_name": "Alex"}}  # fmt: skip
+        answer = requests.post(
+            f"{url_b}/conversations/{session}/tracker/events",
+            params={"output_channel": "latest", "execute_side_effects": "true"},
+            json=reply,
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and reply["text"] not in customer.texts():
+            time.sleep(0.1)
+        assert reply["text"] in customer.texts()
+    finally:
+        customer.close()
+
+
+def test_the_relay_follows_conversations_through_rabbitmq(topology: Topology) -> None:
+    processes, url_b = topology.processes, topology.replica_urls[1]
     conversation = f"mq-handoff-{uuid.uuid4().hex[:6]}"
     assert "person from our support team" in " ".join(
         r.get("text", "")
-        for r in send(webhook(processes.rasa_url), conversation, "I want to talk to a human")
+        for r in send(webhook(topology.balancer_url), conversation, "I want to talk to a human")
     )
     inbox = f"{processes.relay_url}/inbox/api/handoffs"
 
@@ -157,3 +250,56 @@ def test_the_relay_follows_conversations_through_rabbitmq(replicas: tuple[BotPro
     while time.monotonic() < deadline and not any("other replica" in t for t in thread()):
         time.sleep(0.2)
     assert any("other replica" in t for t in thread()), thread()
+
+
+def prometheus(metrics_url: str) -> dict[str, float]:
+    """``{'name{labels}': value}`` from the metrics service's Prometheus page."""
+    text = requests.get(f"{metrics_url}/metrics", timeout=10).text
+    samples = (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    return {name: float(value) for name, value in samples}
+
+
+def settled(metrics_url: str, seconds: float = 2.0, timeout: float = 60.0) -> dict[str, float]:
+    """The counters once nothing new has been counted for ``seconds``."""
+    deadline = time.monotonic() + timeout
+    last, since = prometheus(metrics_url), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = prometheus(metrics_url)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return now
+    return last
+
+
+def test_metrics_count_every_customer_message_once_across_a_consumer_and_broker_restart(
+    topology: Topology,
+) -> None:
+    processes = topology.processes
+    metrics_url = processes.metrics_url
+    assert metrics_url is not None
+    rest = 'supportbot_customer_messages_total{channel="rest"}'
+    before = settled(metrics_url)
+    conversation = f"metrics-{uuid.uuid4().hex[:6]}"
+    assert send(webhook(topology.balancer_url), conversation, "hi")
+    assert send(webhook(topology.balancer_url), conversation, "how long does delivery take?")
+    counted = settled(metrics_url)
+    assert counted.get(rest, 0) - before.get(rest, 0) == 2
+    assert counted["supportbot_conversations_total"] > before.get("supportbot_conversations_total", 0)
+
+    metrics = processes.started["metrics"]
+    processes.stop_one("metrics")  # events wait in its durable queue…
+    assert send(webhook(topology.balancer_url), conversation, "what payment methods do you accept?")
+    assert send(webhook(topology.replica_urls[1]), conversation, "thanks")
+    restart_rabbitmq()  # …and survive the broker restarting
+    processes.start("metrics", metrics.args, metrics.health_url)
+    assert settled(metrics_url).get(rest, 0) - before.get(rest, 0) == 4  # each once, none lost
+
+    assert send(webhook(topology.balancer_url), conversation, "bye")  # Rasa reconnected to RabbitMQ
+    after = settled(metrics_url)
+    assert after.get(rest, 0) - before.get(rest, 0) == 5
+    daily = requests.get(f"{metrics_url}/metrics/daily?days=1", timeout=10).json()
+    today = next(iter(daily.values()))
+    assert today["counts"]["customer_messages"]["rest"] >= 5
+    assert 0 <= today["contained"] <= 1 and 0 <= today["understood"] <= 1

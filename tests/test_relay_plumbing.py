@@ -17,10 +17,17 @@ from rasa.core.brokers.sql import SQLEventBroker
 from sqlalchemy.engine import make_url
 
 from bot.customers import CustomerStore
-from bot.handoff.event_stream import SQLEventStream, follow, follow_rabbitmq
-from bot.handoff.settings import EventSource, RelaySettingsError, event_source, slack_settings
+from bot.event_stream import (
+    EventSource,
+    EventSourceError,
+    SQLEventStream,
+    event_source,
+    follow,
+    follow_rabbitmq,
+)
+from bot.handoff.settings import RelaySettingsError, slack_settings
 from bot.handoff.store import HandoffStore
-from tests.conftest import ROOT, require_service
+from tests.conftest import ROOT, require_service, restart_rabbitmq
 
 
 def test_slack_settings_are_all_or_nothing_and_socket_mode_needs_an_app_token() -> None:
@@ -41,10 +48,15 @@ def test_the_relay_follows_the_broker_of_either_endpoint_profile(
 ) -> None:
     assert event_source(ROOT / "endpoints.yml") == EventSource("sql", "sqlite:///.data/broker.db")
     for name, value in {"RABBITMQ_HOST": "mq", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "bot",
-                        "RABBITMQ_PASSWORD": "p@ss", "RABBITMQ_QUEUE": "handoff_relay"}.items():  # fmt: skip
+                        "RABBITMQ_PASSWORD": "p@ss", "RABBITMQ_QUEUE": "handoff_relay",
+                        "RABBITMQ_METRICS_QUEUE": "metrics"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     production = event_source(ROOT / "endpoints.production.yml")
     assert production == EventSource("rabbitmq", "amqp://bot:p%40ss@mq:5672/", "handoff_relay")
+    metrics = event_source(ROOT / "endpoints.production.yml", queue="metrics")
+    assert metrics == EventSource("rabbitmq", "amqp://bot:p%40ss@mq:5672/", "metrics")
+    with pytest.raises(EventSourceError, match=r"'reports' is not in event_broker\.queues"):
+        event_source(ROOT / "endpoints.production.yml", queue="reports")
     postgres = tmp_path / "postgres-broker.yml"
     postgres.write_text(
         "event_broker: {type: SQL, dialect: postgresql, url: db, port: 5432, username: u, db: ev}"
@@ -52,7 +64,7 @@ def test_the_relay_follows_the_broker_of_either_endpoint_profile(
     assert event_source(postgres) == EventSource("sql", "postgresql://u@db:5432/ev")
     no_broker = tmp_path / "endpoints.yml"
     no_broker.write_text("action_endpoint:\n  url: http://localhost:5055/webhook\n")
-    with pytest.raises(RelaySettingsError, match="event_broker"):
+    with pytest.raises(EventSourceError, match="event_broker"):
         event_source(no_broker)
 
 
@@ -142,11 +154,3 @@ def test_events_from_rabbitmq_arrive_in_order_and_survive_relay_and_broker_resta
         asyncio.run(scenario())
     finally:
         subprocess.run(["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False)
-
-
-def restart_rabbitmq() -> None:
-    """Stop and start the RabbitMQ application on this machine (the service kept running)."""
-    for step in ("stop_app", "start_app"):
-        done = subprocess.run(["rabbitmqctl", step], capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
-    subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=120, check=False)

@@ -7,6 +7,11 @@ A business adds one tag to its pages::
 The Rasa server itself serves the widget, the Socket.IO browser client and a demo page
 (``/webhooks/socketio/demo``), so there is nothing else to host or build.
 
+Several Rasa replicas: a browser's Socket.IO session lives in one replica (the balancer
+keeps it there), but an agent's reply may be appended through another. With
+``WEBCHAT_REDIS_URL`` set (the production profile sets it), the replicas share Socket.IO
+rooms through Redis pub/sub, so a push from any replica reaches the customer.
+
 The channel keeps the name ``socketio``: customer identities, the handoff relay's
 "deliver on the customer's own channel" lookup (``output_channel=latest``) and the
 existing tests all use that name.
@@ -24,6 +29,7 @@ Its output channel fixes two things in Rasa 3.6's ``SocketIOOutput``:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -65,6 +71,20 @@ def websocket_works() -> bool:
     except ValueError:
         return True
     return sys.version_info < (3, 11) or (major, minor) >= (22, 3)
+
+
+def share_rooms_through_redis(sio: Any, url: str) -> None:
+    """Make ``sio`` deliver emits for sessions held by other replicas (Redis pub/sub).
+
+    Rasa builds its ``AsyncServer`` without a client manager; this swaps one in before
+    the first connection (the manager starts listening lazily on the first connect).
+    """
+    import socketio
+
+    manager = socketio.AsyncRedisManager(url, channel="supportbot-webchat")
+    manager.set_server(sio)
+    sio.manager = manager
+    sio.manager_initialized = False
 
 
 def socketio_client_path() -> Path:
@@ -192,6 +212,11 @@ class WebChatInput(SocketIOInput):
         webchat = super().blueprint(handle)
         if self.sio is not None:
             self._guard_user_messages(self.sio)
+            redis_url = os.environ.get("WEBCHAT_REDIS_URL", "").strip()
+            if redis_url:
+                share_rooms_through_redis(self.sio, redis_url)
+                where = redis_url.split("@")[-1]
+                logger.info("web chat: sessions shared with other replicas through %s", where)
         if self.sio is not None and not websocket_works():
             # Refuse WebSocket outright (HTTP 400 at the handshake) and offer no upgrade: the
             # widget then falls back to long-polling instead of a socket that dies silently.

@@ -23,9 +23,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.business import load_business_settings
 from bot.customers import CustomerStore, run_sync
+from bot.event_stream import SQLEventStream, follow, follow_rabbitmq
 from bot.handoff import blocks
 from bot.handoff.desk import AgentDesk, LocalDesk, SlackDesk
-from bot.handoff.event_stream import SQLEventStream, follow, follow_rabbitmq
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.redact import RedactingFilter, redact
 from bot.handoff.relay import Relay, card_state

@@ -9,17 +9,16 @@ All from environment variables, so the same code runs natively and in docker-com
   (Socket Mode, needs ``SLACK_APP_TOKEN`` xapp-…; nothing has to be reachable from Slack).
 - ``SLACK_API_URL``: Slack Web API base URL (tests point it at a fake server).
 - ``RASA_URL`` / ``RASA_AUTH_TOKEN``: the Rasa server's HTTP API.
+
+Which event broker the relay follows comes from Rasa's endpoints file (``bot.event_stream``).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-import yaml
+from bot.event_stream import EventSource
 
 
 class RelaySettingsError(ValueError):
@@ -34,15 +33,6 @@ class SlackSettings:
     mode: str = "http"
     app_token: str | None = None
     api_url: str | None = None
-
-
-@dataclass(frozen=True)
-class EventSource:
-    """Where the relay reads Rasa's events: an SQL table, or a RabbitMQ queue."""
-
-    kind: str  # "sql" or "rabbitmq"
-    url: str  # SQLAlchemy URL, or amqp:// URL
-    queue: str | None = None  # RabbitMQ queue name
 
 
 @dataclass(frozen=True)
@@ -90,47 +80,3 @@ def slack_settings(environ: dict[str, str] | None = None) -> SlackSettings | Non
         app_token=app_token,
         api_url=env.get("SLACK_API_URL", "").strip() or None,
     )
-
-
-def event_source(endpoints_file: Path) -> EventSource:
-    """The event broker named in the endpoints file Rasa runs with, as the relay reads it."""
-    config: dict[str, Any] = yaml.safe_load(endpoints_file.read_text(encoding="utf-8")) or {}
-    broker = config.get("event_broker") or {}
-    kind = str(broker.get("type", "")).lower()
-    if kind == "pika":
-        return _rabbitmq(broker)
-    if kind != "sql":
-        raise RelaySettingsError(
-            f"{endpoints_file}: the handoff relay follows Rasa's events through its event broker; "
-            "add `event_broker: {type: SQL, dialect: sqlite, db: .data/broker.db}` (see endpoints.yml) "
-            "or a `type: pika` RabbitMQ broker (see endpoints.production.yml)"
-        )
-    dialect = broker.get("dialect", "sqlite")
-    db = _expand(str(broker.get("db", "events.db")))
-    if dialect == "sqlite":
-        return EventSource("sql", f"sqlite:///{db}")
-    user = _expand(str(broker.get("username", "")))
-    password = _expand(str(broker.get("password", "")))
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = _expand(str(broker.get("url", "localhost")))
-    port = broker.get("port")
-    return EventSource("sql", f"{dialect}://{auth}{host}{':' + _expand(str(port)) if port else ''}/{db}")
-
-
-def _rabbitmq(broker: dict[str, Any]) -> EventSource:
-    queues = broker.get("queues") or broker.get("queue") or []
-    queue = _expand(str(queues[0] if isinstance(queues, list) and queues else queues or ""))
-    if not queue:
-        raise RelaySettingsError(
-            "event_broker (pika) needs `queues: [handoff_relay]`: the relay consumes the first"
-        )
-    user = quote(_expand(str(broker.get("username", "guest"))), safe="")
-    password = quote(_expand(str(broker.get("password", "guest"))), safe="")
-    host = _expand(str(broker.get("url", "localhost")))
-    port = _expand(str(broker.get("port", 5672)))
-    return EventSource("rabbitmq", f"amqp://{user}:{password}@{host}:{port}/", queue)
-
-
-def _expand(value: str) -> str:
-    """Rasa's ``${VAR}`` syntax in endpoint files."""
-    return os.path.expandvars(value)

@@ -1,0 +1,155 @@
+"""Out-of-scope benchmark: pick the FallbackClassifier threshold from data, then measure it.
+
+Why: below the threshold the bot says "sorry, I didn't get that" instead of answering.
+Too low and it answers questions it does not understand; too high and it turns away
+customers it could help. So the threshold is *fitted* on one half of held-out data and
+*measured* on the other half, never guessed.
+
+Two settings, each with messages the model never trained on:
+
+- **ours** (what ships): the shipped pipeline trained on our NLU data minus a held-out
+  fifth (the same split and cached model as tests/test_nlu_accuracy.py). In scope: that
+  held-out fifth. Out of scope: bench/data/out_of_scope.yml (119 messages a smart-home
+  store's assistant must not pretend to understand). Both are halved (seeded): one half
+  fits, the other measures.
+- **banking77** (a public check, ``--only banking77``): 10 of Banking77's 77 intents
+  (seeded) are held out as out of scope, as in Banking77-OOS (Zhang et al. 2021). The
+  shipped pipeline trains on the other 67 intents minus a 10 % validation split. The
+  threshold is fitted on that validation split plus the held-out intents' train.csv rows,
+  and measured on test.csv (67 intents in scope, 10 out of scope).
+
+The fitted threshold catches the most out-of-scope messages (answered with
+``out_of_scope`` or the fallback) while costing at most 3 points of in-scope accuracy
+(right intent at or above the threshold, what the customer gets) against no threshold
+(``bot.evaluation.MAX_IN_SCOPE_LOSS`` says why); on a tie the lower threshold wins.
+Balanced accuracy (the mean of the two) is reported alongside.
+
+Run: ``.venv/bin/python bench/oos_threshold.py [--only ours|banking77]``
+Writes bench/results/oos_threshold.json and prints the table and the threshold to put in
+config.yml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from nlu_banking77 import ENV, log, machine_info, read_split, train  # noqa: E402
+
+from bot.evaluation import (  # noqa: E402
+    Scored,
+    ThresholdOutcome,
+    fit_threshold,
+    halves,
+    held_out_model,
+    load_out_of_scope,
+    outcome,
+    score,
+)
+from bot.training import shipped_fallback_threshold  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "oos_threshold.json"
+OOS_INTENTS = 10
+SEED = 5
+
+
+def report(name: str, fit: list[Scored], measure: list[Scored]) -> dict[str, Any]:
+    fitted = fit_threshold(fit)
+    shipped = shipped_fallback_threshold()
+    rows: dict[str, ThresholdOutcome] = {
+        "no threshold": outcome(measure, 0.0),
+        f"shipped ({shipped})": outcome(measure, shipped),
+        f"fitted ({fitted.threshold})": outcome(measure, fitted.threshold),
+    }
+    log(f"[{name}] fitted threshold {fitted.threshold} (fit half: balanced {fitted.balanced:.3f})")
+    return {
+        "setting": name,
+        "fitted_threshold": fitted.threshold,
+        "fit": fitted.__dict__ | {"balanced": fitted.balanced},
+        "measured": {label: o.__dict__ | {"balanced": o.balanced} for label, o in rows.items()},
+    }
+
+
+def ours() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="oos-ours-") as tmp:
+        log("[ours] training (or reusing) the held-out model of our NLU data…")
+        model, held_out = held_out_model(Path(tmp))
+        oos = load_out_of_scope()
+        log(f"[ours] scoring {len(held_out)} in-scope and {len(oos)} out-of-scope messages…")
+        scored = score(model, [(e.plain_text, e.intent) for e in held_out] + [(t, None) for t in oos])
+    fit, measure = halves(scored)
+    return report("ours", fit, measure)
+
+
+def banking77() -> dict[str, Any]:
+    train_rows, test_rows = read_split("train"), read_split("test")
+    intents = sorted({intent for _, intent in train_rows})
+    outside = set(random.Random(SEED).sample(intents, OOS_INTENTS))
+    inside_rows = [(t, i) for t, i in train_rows if i not in outside]
+    rng = random.Random(SEED)
+    rng.shuffle(inside_rows)
+    cut = len(inside_rows) // 10
+    validation, training = inside_rows[:cut], inside_rows[cut:]
+    with tempfile.TemporaryDirectory(prefix="oos-banking77-") as tmp:
+        log(f"[banking77] training on {len(training):,} examples of {len(intents) - OOS_INTENTS} intents…")
+        model, seconds = train(training, Path(tmp))
+        log(f"[banking77] trained in {seconds:.0f}s; scoring…")
+        fit = score(
+            model, [(t, i) for t, i in validation] + [(t, None) for t, i in train_rows if i in outside]
+        )
+        measure = score(model, [(t, None if i in outside else i) for t, i in test_rows])
+    result = report("banking77", fit, measure)
+    result["out_of_scope_intents"] = sorted(outside)
+    return result
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| setting | threshold | in-scope accuracy | out-of-scope recall | balanced "
+        "| in-scope n | out-of-scope n |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        for label, o in result["measured"].items():
+            lines.append(
+                f"| {result['setting']} | {label} | {o['in_scope_accuracy']:.1%} "
+                f"| {o['out_of_scope_recall']:.1%} | {o['balanced']:.3f} | {o['in_scope']:,} "
+                f"| {o['out_of_scope']:,} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["ours", "banking77"], help="run one setting (default: both)")
+    args = parser.parse_args()
+    os.environ.update(ENV)
+    results = []
+    if args.only != "banking77":
+        results.append(ours())
+    if args.only != "ours":
+        results.append(banking77())
+    print("\nMeasured on the held-out half (never used to fit):\n")
+    print(table(results))
+    if results[0]["setting"] == "ours":
+        print(f"\n==> config.yml FallbackClassifier threshold: {results[0]['fitted_threshold']}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    by_setting = {r["setting"]: r for r in previous.get("results", [])} | {r["setting"]: r for r in results}
+    RESULTS.write_text(
+        json.dumps({"machine": machine_info(), "results": list(by_setting.values())}, indent=2) + "\n"
+    )
+    log(f"wrote {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Reading Rasa's conversation events as they happen, from its event broker.
+
+Two consumers follow the broker: the handoff relay and the metrics service. Rasa
+publishes every event it saves (including the customer messages it records while a
+conversation is paused). Two kinds of broker are followed:
+
+- ``type: SQL`` (the embedded default): a table named ``events`` (id, sender_id, data),
+  followed with a named cursor kept in our database, so a restart neither replays nor
+  skips;
+- ``type: pika`` (production): RabbitMQ. Rasa publishes persistent messages to a fanout
+  exchange bound to every queue listed in ``event_broker.queues``; each consumer has its
+  own durable queue, so events wait there while it (or the broker) restarts, and each is
+  acknowledged only after it was handled.
+
+Consumers make handling idempotent (the relay dedupes on enqueue, metrics remember what
+they counted), so an event seen twice (a crash before the cursor was saved, a redelivered
+message) is never counted or relayed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import yaml
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.customers import run_sync
+
+logger = logging.getLogger(__name__)
+
+CURSOR = "rasa-event-broker"
+OnEvent = Callable[[str, dict[str, Any]], Awaitable[object]]
+
+
+class EventSourceError(ValueError):
+    """The endpoints file names no event broker a consumer can follow; says how to fix it."""
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """Where a consumer reads Rasa's events: an SQL table, or its RabbitMQ queue."""
+
+    kind: str  # "sql" or "rabbitmq"
+    url: str  # SQLAlchemy URL, or amqp:// URL
+    queue: str | None = None  # RabbitMQ queue name
+
+
+class CursorStore(Protocol):
+    """Keeps how far a named consumer has read the SQL broker table."""
+
+    def cursor(self, name: str) -> int: ...
+
+    def set_cursor(self, name: str, position: int) -> None: ...
+
+
+def event_source(endpoints_file: Path, queue: str | None = None) -> EventSource:
+    """The event broker named in the endpoints file Rasa runs with, as a consumer reads it.
+
+    ``queue``: the RabbitMQ queue this consumer owns; it must be one of the broker's
+    ``queues`` (Rasa only publishes to those). None takes the first listed.
+    """
+    config: dict[str, Any] = yaml.safe_load(endpoints_file.read_text(encoding="utf-8")) or {}
+    broker = config.get("event_broker") or {}
+    kind = str(broker.get("type", "")).lower()
+    if kind == "pika":
+        return _rabbitmq(endpoints_file, broker, queue)
+    if kind != "sql":
+        raise EventSourceError(
+            f"{endpoints_file}: the handoff relay and the metrics service follow Rasa's events through "
+            "its event broker; add `event_broker: {type: SQL, dialect: sqlite, db: .data/broker.db}` "
+            "(see endpoints.yml) or a `type: pika` RabbitMQ broker (see endpoints.production.yml)"
+        )
+    dialect = broker.get("dialect", "sqlite")
+    db = _expand(str(broker.get("db", "events.db")))
+    if dialect == "sqlite":
+        return EventSource("sql", f"sqlite:///{db}")
+    user = _expand(str(broker.get("username", "")))
+    password = _expand(str(broker.get("password", "")))
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = _expand(str(broker.get("url", "localhost")))
+    port = broker.get("port")
+    return EventSource("sql", f"{dialect}://{auth}{host}{':' + _expand(str(port)) if port else ''}/{db}")
+
+
+def _rabbitmq(endpoints_file: Path, broker: dict[str, Any], wanted: str | None) -> EventSource:
+    listed = broker.get("queues") or broker.get("queue") or []
+    queues = [_expand(str(q)) for q in (listed if isinstance(listed, list) else [listed])]
+    queues = [q for q in queues if q]
+    if not queues:
+        raise EventSourceError(
+            f"{endpoints_file}: event_broker (pika) needs `queues: [handoff_relay, metrics]`: "
+            "one queue per consumer"
+        )
+    queue = wanted or queues[0]
+    if queue not in queues:
+        raise EventSourceError(
+            f"{endpoints_file}: RabbitMQ queue {queue!r} is not in event_broker.queues "
+            f"({', '.join(queues)}); Rasa only publishes to the queues listed there: add it"
+        )
+    user = quote(_expand(str(broker.get("username", "guest"))), safe="")
+    password = quote(_expand(str(broker.get("password", "guest"))), safe="")
+    host = _expand(str(broker.get("url", "localhost")))
+    port = _expand(str(broker.get("port", 5672)))
+    return EventSource("rabbitmq", f"amqp://{user}:{password}@{host}:{port}/", queue)
+
+
+def _expand(value: str) -> str:
+    """Rasa's ``${VAR}`` syntax in endpoint files."""
+    return os.path.expandvars(value)
+
+
+class SQLEventStream:
+    """The broker table, read in id order."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True, **_engine_options(url))
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _wait_for_writers)
+
+    def read_after(self, position: int, limit: int = 500) -> list[tuple[int, str, dict[str, Any]]]:
+        """Events with an id above ``position``; empty while Rasa has not created the table yet."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT id, sender_id, data FROM events WHERE id > :position ORDER BY id LIMIT :limit"
+                    ),
+                    {"position": position, "limit": limit},
+                ).all()
+        except SQLAlchemyError as exc:
+            if "no such table" in str(exc) or "does not exist" in str(exc):
+                return []
+            raise
+        events = []
+        for row_id, sender_id, data in rows:
+            try:
+                events.append((int(row_id), str(sender_id), json.loads(data)))
+            except (TypeError, ValueError):
+                logger.warning("event broker row %s is not JSON; skipped", row_id)
+        return events
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"check_same_thread": False, "timeout": 15}}
+    return {"pool_pre_ping": True}
+
+
+def _wait_for_writers(connection: Any, _record: Any) -> None:
+    """Rasa writes this SQLite file while we read it: wait for its lock instead of failing."""
+    connection.execute("PRAGMA busy_timeout=15000")
+
+
+async def follow(
+    stream: SQLEventStream,
+    store: CursorStore,
+    on_event: OnEvent,
+    stop: asyncio.Event,
+    interval: float = 0.2,
+    cursor: str = CURSOR,
+) -> None:
+    """Feed every new broker event to ``on_event`` until ``stop`` is set.
+
+    ``cursor`` names this consumer's position in ``store`` (each consumer has its own).
+    """
+    position = await run_sync(store.cursor, cursor)
+    while not stop.is_set():
+        try:
+            batch = await run_sync(stream.read_after, position)
+            for row_id, sender_id, data in batch:
+                await on_event(sender_id, data)
+                position = row_id
+            if batch:
+                await run_sync(store.set_cursor, cursor, position)
+                continue
+        except Exception:
+            logger.exception("event stream: failed after position %s; retrying in 1 s", position)
+            position = await _saved_position(store, cursor, position)
+            await asyncio.sleep(1)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def follow_rabbitmq(url: str, queue_name: str, on_event: OnEvent, stop: asyncio.Event) -> None:
+    """Consume Rasa's events from a durable RabbitMQ queue until ``stop`` is set.
+
+    ``connect_robust`` reconnects after a broker restart; unacknowledged messages are
+    redelivered, so a failure while handling one only delays it.
+    """
+    import aio_pika
+
+    while not stop.is_set():
+        try:
+            connection = await aio_pika.connect_robust(url, timeout=10)
+        except Exception as exc:  # broker down at start-up: keep trying
+            logger.warning("event stream: RabbitMQ unreachable (%s); retrying in 2 s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=2)
+            continue
+        async with connection:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=50)
+            queue = await channel.declare_queue(queue_name, durable=True)
+
+            async def handle(message: Any) -> None:
+                async with message.process(requeue=True):
+                    data = json.loads(message.body)
+                    await on_event(str(data.get("sender_id")), data)
+
+            await queue.consume(handle)
+            logger.info("event stream: consuming RabbitMQ queue %r", queue_name)
+            await stop.wait()
+        return
+
+
+async def _saved_position(store: CursorStore, cursor: str, fallback: int) -> int:
+    try:
+        return await run_sync(store.cursor, cursor)
+    except SQLAlchemyError:
+        return fallback

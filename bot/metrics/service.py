@@ -1,0 +1,123 @@
+"""The metrics process: follows Rasa's event broker and serves the counters.
+
+Routes:
+
+- ``GET /metrics`` — all-time counters in the Prometheus text format (scrape it, or read it)
+- ``GET /metrics/daily?days=7`` — per-day counters plus the rates a support lead watches:
+  ``contained`` (share of conversations that never needed a person) and ``understood``
+  (share of customer messages the bot understood)
+- ``GET /health`` — the broker being followed and how many events were counted
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from bot.customers import run_sync
+from bot.event_stream import EventSource, SQLEventStream, follow, follow_rabbitmq
+from bot.metrics.counting import DESCRIPTIONS
+from bot.metrics.store import MetricsStore
+
+logger = logging.getLogger(__name__)
+
+CURSOR = "metrics"
+STORE = web.AppKey("metrics_store", MetricsStore)
+STATE = web.AppKey("metrics_state", dict)
+
+
+def create_app(store: MetricsStore, events: EventSource, poll_interval: float = 0.5) -> web.Application:
+    store.create_schema()
+    app = web.Application()
+    app[STORE] = store
+    app[STATE] = {"counted": 0, "source": events.url.split("@")[-1], "queue": events.queue}
+
+    async def on_event(sender_id: str, event: dict[str, Any]) -> None:
+        if await run_sync(store.record, sender_id, event):
+            app[STATE]["counted"] += 1
+
+    async def consume(_app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        if events.kind == "rabbitmq":
+            reading = follow_rabbitmq(events.url, events.queue or "", on_event, stop)
+        else:
+            reading = follow(SQLEventStream(events.url), store, on_event, stop, poll_interval, cursor=CURSOR)
+        task = asyncio.create_task(reading)
+        housekeeping = asyncio.create_task(_forget_old_keys(store, stop))
+        logger.info("metrics: counting events from %s", app[STATE]["source"])
+        yield
+        stop.set()
+        for running in (task, housekeeping):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(running, timeout=10)
+
+    app.cleanup_ctx.append(consume)
+    app.router.add_get("/health", _health)
+    app.router.add_get("/metrics", _prometheus)
+    app.router.add_get("/metrics/daily", _daily)
+    return app
+
+
+async def _forget_old_keys(store: MetricsStore, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await run_sync(store.forget_old_keys, datetime.now(UTC).date())
+        except Exception:  # housekeeping must never stop counting
+            logger.exception("metrics: could not prune counted-event keys")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=3600)
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", **request.app[STATE]})
+
+
+async def _prometheus(request: web.Request) -> web.Response:
+    totals = await run_sync(request.app[STORE].totals)
+    return web.Response(text=prometheus_text(totals), content_type="text/plain", charset="utf-8")
+
+
+async def _daily(request: web.Request) -> web.Response:
+    try:
+        days = max(1, min(366, int(request.query.get("days", "7"))))
+    except ValueError:
+        return web.json_response({"error": "days must be a whole number, e.g. ?days=7"}, status=400)
+    since = datetime.now(UTC).date() - timedelta(days=days - 1)
+    daily = await run_sync(request.app[STORE].daily, since)
+    report = {day: {"counts": counts, **rates(counts)} for day, counts in sorted(daily.items())}
+    return web.json_response(report)
+
+
+def rates(counts: dict[str, dict[str, int]]) -> dict[str, float | None]:
+    """Containment and understanding rates of one day's counters (None without data)."""
+    conversations = sum(counts.get("conversations", {}).values())
+    handoffs = sum(counts.get("handoffs", {}).values())
+    messages = sum(counts.get("customer_messages", {}).values())
+    not_understood = sum(counts.get("not_understood", {}).values())
+    return {
+        "contained": round(1 - min(handoffs, conversations) / conversations, 4) if conversations else None,
+        "understood": round(1 - not_understood / messages, 4) if messages else None,
+    }
+
+
+def prometheus_text(totals: dict[tuple[str, str], int]) -> str:
+    """Counters as ``supportbot_<name>_total{label="..."}`` lines."""
+    label_names = {"customer_messages": "channel", "intents": "intent", "handoffs": "reason"}
+    lines: list[str] = []
+    for name, description in DESCRIPTIONS.items():
+        metric = f"supportbot_{name}_total"
+        lines += [f"# HELP {metric} {description}", f"# TYPE {metric} counter"]
+        samples = sorted((label, value) for (n, label), value in totals.items() if n == name)
+        for label, value in samples or [("", 0)]:
+            if label and name in label_names:
+                escaped = label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                lines.append(f'{metric}{{{label_names[name]}="{escaped}"}} {value}')
+            else:
+                lines.append(f"{metric} {value}")
+    return "\n".join(lines) + "\n"
