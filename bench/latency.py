@@ -276,6 +276,7 @@ def measure(
                     log(f"  p50 {results[-1]['p50_ms']:.0f} ms, {results[-1]['msgs_per_s']:.1f} msgs/s, "
                         f"errors {results[-1]['error_kinds'] or 0}")  # fmt: skip
                 memory = {n: peak_rss_mb(c.process.pid) for n, c in bot.started.items() if c.process}
+                server_errors = error_lines(data / "logs")
                 handoff = handoff_latency(bot, slack, 20) if slack is not None else None
             finally:
                 bot.stop()
@@ -284,7 +285,22 @@ def measure(
             slack.stop()
         shutil.rmtree(data, ignore_errors=True)
     return {"setup": name, "topology": topology, "model": model.name, "levels": results,
-            "peak_rss_mb": memory, "handoff": handoff}  # fmt: skip
+            "peak_rss_mb": memory, "handoff": handoff, "server_errors": server_errors}  # fmt: skip
+
+
+def error_lines(log_dir: Path, limit: int = 20) -> dict[str, list[str]]:
+    """The distinct error lines each server logged (the reason behind failed requests)."""
+    found: dict[str, list[str]] = {}
+    for log_file in sorted(log_dir.glob("*.log")):
+        lines: list[str] = []
+        for line in log_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            if any(mark in line for mark in ("ERROR", "[error", "Error:", "Exception")):
+                text = line.strip()[-300:]
+                if text not in lines:
+                    lines.append(text)
+        if lines:
+            found[log_file.stem] = lines[:limit]
+    return found
 
 
 def print_table(runs: list[dict[str, Any]]) -> None:
@@ -309,6 +325,9 @@ def print_table(runs: list[dict[str, Any]]) -> None:
     for run in runs:
         memory = ", ".join(f"{name} {mb:.0f} MB" for name, mb in run["peak_rss_mb"].items())
         print(f"peak memory, {run['setup']} [{run['topology']}]: {memory}")
+        for server, lines in run["server_errors"].items():
+            where = f"{server} [{run['setup']}, {run['topology']}]"
+            print(f"errors logged by {where}: {len(lines)} distinct, first: {lines[0]}")
         if run["handoff"]:
             h = run["handoff"]
             for key, label in (("customer_to_agent", "customer → agent thread"),
