@@ -12,7 +12,8 @@ COPY bot/ bot/
 COPY actions/ actions/
 RUN PYTHON=python3 ./scripts/install.sh
 COPY . .
-ENV PATH=/app/.venv/bin:$PATH HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+ENV PATH=/app/.venv/bin:$PATH HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+    SANIC_KEEP_ALIVE_TIMEOUT=75
 # Train at build time; the model is cached by a hash of data + config.
 RUN python -m bot train
 EXPOSE 5005 5055 5006

@@ -72,6 +72,7 @@ QUESTIONS = [
     "when are you open?",
     "thanks!",
 ]
+TURNS = 10  # messages per conversation in the load test (a support chat is rarely longer)
 NO_SLACK = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_HANDOFF_CHANNEL": ""}
 CHANNEL = "CHANDOFF"
 
@@ -121,14 +122,16 @@ async def load(webhook: str, concurrency: int, messages: int, tag: str) -> dict[
     """``messages`` messages from ``concurrency`` conversations at once; latency per message."""
     latencies: list[float] = []
     errors: dict[str, int] = {}  # kind of failure -> count ("HTTP 502", "empty reply", ...)
-    per_conversation = max(1, messages // concurrency)
+    per_worker = max(1, messages // concurrency)
 
     def failed(kind: str) -> None:
         errors[kind] = errors.get(kind, 0) + 1
 
     async def conversation(session: aiohttp.ClientSession, number: int) -> None:
-        sender = f"bench-{tag}-{concurrency}-{number}"
-        for turn in range(per_conversation):
+        for turn in range(per_worker):
+            # A new customer every TURNS turns: Rasa reloads a conversation's whole history on
+            # every message, so one endless conversation would measure history length, not load.
+            sender = f"bench-{tag}-{concurrency}-{number}-{turn // TURNS}"
             body = {"sender": sender, "message": QUESTIONS[(number + turn) % len(QUESTIONS)]}
             started = time.perf_counter()
             try:
@@ -175,30 +178,41 @@ def handoff_latency(bot: BotProcesses, slack: FakeSlack, samples: int) -> dict[s
             timeout=60,
         )
         events = f"{bot.relay_url}/slack/events"
-        to_agent, to_customer = [], []
+        to_agent: list[float] = []
+        to_customer: list[float] = []
+        missing: list[str] = []  # messages that did not arrive within a minute: reported, never hidden
         for number in range(samples):
             marker = f"bench message {number}"
             started = time.perf_counter()
             customer.say(marker)
-            slack.wait_for(
-                lambda m=marker: any(m in r["text"] for r in slack.replies(card["ts"])), timeout=60
-            )
-            to_agent.append((time.perf_counter() - started) * 1000)
+            try:
+                slack.wait_for(
+                    lambda m=marker: any(m in r["text"] for r in slack.replies(card["ts"])), timeout=60
+                )
+                to_agent.append((time.perf_counter() - started) * 1000)
+            except AssertionError:
+                missing.append(f"customer → agent: {marker!r} (sent {datetime.now(timezone.utc):%H:%M:%S})")
             reply = f"agent reply {number}"
             started = time.perf_counter()
             slack.post_thread_reply(events, CHANNEL, card["ts"], "UALEX", reply)
-            customer.wait_for(reply, timeout=60)
-            to_customer.append((time.perf_counter() - started) * 1000)
+            try:
+                customer.wait_for(reply, timeout=60)
+                to_customer.append((time.perf_counter() - started) * 1000)
+            except AssertionError:
+                missing.append(f"agent → customer: {reply!r} (sent {datetime.now(timezone.utc):%H:%M:%S})")
     finally:
         customer.close()
     return {
         "samples": samples,
         "customer_to_agent": percentiles(to_agent),
         "agent_to_customer": percentiles(to_customer),
+        "not_arrived_within_60_s": missing,
     }
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "max_ms": float("nan")}
     ordered = sorted(values)
     return {
         "p50_ms": ordered[len(ordered) // 2],
@@ -280,10 +294,17 @@ def measure(
                 handoff = handoff_latency(bot, slack, 20) if slack is not None else None
             finally:
                 bot.stop()
+    except BaseException:
+        log(f"{name} [{topology}] failed; the servers' logs are kept in {data / 'logs'}")
+        raise
+    else:
+        if handoff and handoff["not_arrived_within_60_s"]:
+            log(f"{name} [{topology}]: handoff messages missing; servers' logs kept in {data / 'logs'}")
+        else:
+            shutil.rmtree(data, ignore_errors=True)
     finally:
         if slack is not None:
             slack.stop()
-        shutil.rmtree(data, ignore_errors=True)
     return {"setup": name, "topology": topology, "model": model.name, "levels": results,
             "peak_rss_mb": memory, "handoff": handoff, "server_errors": server_errors}  # fmt: skip
 
@@ -336,6 +357,8 @@ def print_table(runs: list[dict[str, Any]]) -> None:
                     f"handoff, {run['topology']}: {label} p50 {h[key]['p50_ms']:.0f} ms, "
                     f"p95 {h[key]['p95_ms']:.0f} ms, max {h[key]['max_ms']:.0f} ms ({h['samples']} samples)"
                 )
+            for line in h["not_arrived_within_60_s"]:
+                print(f"handoff, {run['topology']}: NOT ARRIVED within 60 s: {line}")
 
 
 def ratio_rows(runs: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
