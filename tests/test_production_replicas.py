@@ -54,6 +54,13 @@ class Topology:
     def health(self) -> dict[str, Any]:
         return requests.get(f"{self.balancer_url}/_balancer/health", timeout=10).json()
 
+    def wait_until_every_replica_is_healthy(self, timeout: float = 15) -> None:
+        """The balancer checks replicas every 2 s: one restarted just now may not count yet."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(r["healthy"] for r in self.health()["replicas"]):
+            time.sleep(0.5)
+        assert all(r["healthy"] for r in self.health()["replicas"]), self.health()
+
 
 @pytest.fixture(scope="module")
 def topology(
@@ -160,6 +167,7 @@ def test_the_balancer_keeps_answering_when_a_replica_dies_and_uses_it_again_when
 ) -> None:
     processes, balancer = topology.processes, topology.balancer_url
     conversations = [f"balanced-{n}-{uuid.uuid4().hex[:6]}" for n in range(8)]
+    topology.wait_until_every_replica_is_healthy()  # the test before restarted rasa-2
     for conversation in conversations:
         assert send(webhook(balancer), conversation, "hi")
     served_before = {r["url"]: r["served"] for r in topology.health()["replicas"]}
@@ -175,10 +183,7 @@ def test_the_balancer_keeps_answering_when_a_replica_dies_and_uses_it_again_when
     assert dead["healthy"] is False
 
     processes.restart("rasa-1")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not all(r["healthy"] for r in topology.health()["replicas"]):
-        time.sleep(0.5)
-    assert all(r["healthy"] for r in topology.health()["replicas"]), topology.health()
+    topology.wait_until_every_replica_is_healthy()
     before = {r["url"]: r["served"] for r in topology.health()["replicas"]}
     for conversation in conversations:
         assert send(webhook(balancer), conversation, "thanks")
