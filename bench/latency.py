@@ -57,7 +57,7 @@ from bot.processes import BotProcesses, free_port, start_bot  # noqa: E402
 from bot.production import ensure_database, production_env  # noqa: E402
 from bot.settings import cache_dir  # noqa: E402
 from bot.training import ensure_model, training_data_files  # noqa: E402
-from tests.conftest import write_business_file  # noqa: E402
+from tests.conftest import delete_rabbitmq_queues, write_business_file  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.webchat import WebChatCustomer  # noqa: E402
 
@@ -251,10 +251,7 @@ def stores(topology: str, data: Path) -> Iterator[tuple[dict[str, str], Path, li
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{env["DB_NAME"]}" WITH (FORCE)')
         admin.close()
-        for queue in (env["RABBITMQ_QUEUE"], env["RABBITMQ_METRICS_QUEUE"]):
-            subprocess.run(
-                ["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False
-            )
+        delete_rabbitmq_queues(env["RABBITMQ_QUEUE"], env["RABBITMQ_METRICS_QUEUE"])
 
 
 def measure(

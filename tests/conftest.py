@@ -46,6 +46,12 @@ def restart_rabbitmq() -> None:
     subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=120, check=False)
 
 
+def delete_rabbitmq_queues(*queues: str) -> None:
+    """Drop queues a test or benchmark declared for itself (missing ones are fine)."""
+    for queue in queues:
+        subprocess.run(["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False)
+
+
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database (its SQLAlchemy URL), dropped afterwards."""

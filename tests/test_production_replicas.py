@@ -10,7 +10,6 @@ PostgreSQL, Redis or RabbitMQ fails the test instead of skipping it.
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,14 @@ from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
 from bot.processes import BotProcesses, free_port, start_bot
 from bot.production import production_env
-from tests.conftest import NO_SLACK, ROOT, fresh_postgres_database, require_service, restart_rabbitmq
+from tests.conftest import (
+    NO_SLACK,
+    ROOT,
+    delete_rabbitmq_queues,
+    fresh_postgres_database,
+    require_service,
+    restart_rabbitmq,
+)
 from tests.webchat import WebChatCustomer
 
 QUESTIONS = ["hi", "how long does delivery take?", "what payment methods do you accept?", "thanks", "bye"]
@@ -101,10 +107,7 @@ def topology(
         yield Topology(processes, [f"http://127.0.0.1:{port}" for port in replica_ports])
     finally:
         processes.stop()
-        for queue in (env["RABBITMQ_QUEUE"], env["RABBITMQ_METRICS_QUEUE"]):
-            subprocess.run(
-                ["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False
-            )
+        delete_rabbitmq_queues(env["RABBITMQ_QUEUE"], env["RABBITMQ_METRICS_QUEUE"])
 
 
 def webhook(url: str) -> str:

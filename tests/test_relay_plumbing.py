@@ -7,7 +7,6 @@ must read what Rasa wrote, in order, and after a restart neither replay nor skip
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from bot.event_stream import (
 )
 from bot.handoff.settings import RelaySettingsError, slack_settings
 from bot.handoff.store import HandoffStore
-from tests.conftest import ROOT, require_service, restart_rabbitmq
+from tests.conftest import ROOT, delete_rabbitmq_queues, require_service, restart_rabbitmq
 
 
 def test_slack_settings_are_all_or_nothing_and_socket_mode_needs_an_app_token() -> None:
@@ -153,4 +152,4 @@ def test_events_from_rabbitmq_arrive_in_order_and_survive_relay_and_broker_resta
     try:
         asyncio.run(scenario())
     finally:
-        subprocess.run(["rabbitmqctl", "delete_queue", queue], capture_output=True, timeout=60, check=False)
+        delete_rabbitmq_queues(queue)

@@ -108,7 +108,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
-        self._weights = weights
+        # Kept in float64 once here, not converted on every message (saved as float32).
+        self._weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()} if weights else None
         self._intents = intents or []
         self._temperature = temperature
 
@@ -145,7 +146,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         margins = self._cross_validated_margins(features, labels)
         self._temperature = fit_temperature(margins, labels) if len(margins) else 1.0
         svm = self._svm().fit(features, labels)
-        self._weights = {"coef": svm.coef_.astype(np.float32), "intercept": svm.intercept_.astype(np.float32)}
+        self._weights = {"coef": svm.coef_, "intercept": svm.intercept_}
         logger.info(
             "LinearIntentClassifier: %d intents, %d examples, %d features, temperature %.3f",
             len(self._intents),
@@ -160,7 +161,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if self._weights is None:
             return
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez(directory / WEIGHTS_FILE, **self._weights)
+            np.savez(directory / WEIGHTS_FILE, **{k: v.astype(np.float32) for k, v in self._weights.items()})
             meta = {"intents": self._intents, "temperature": self._temperature}
             (directory / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
 
@@ -188,7 +189,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         """Calibrated probability of every intent (columns in ``self._intents`` order)."""
         assert self._weights is not None
         features = sentence_features(messages)
-        margins = features @ self._weights["coef"].T.astype(np.float64) + self._weights["intercept"]
+        margins = features @ self._weights["coef"].T + self._weights["intercept"]
         return softmax(_as_matrix(np.asarray(margins)) / self._temperature, axis=1)
 
     def process(self, messages: list[Message]) -> list[Message]:
