@@ -5,11 +5,6 @@ handlers: actions log customer input at debug level, and card numbers or passwor
 never reach a log file.
 """
 
-import logging
+from bot.redact import install_log_redaction
 
-from bot.handoff.redact import RedactingFilter
-
-_REDACTING = RedactingFilter()
-for _handler in logging.getLogger().handlers:
-    if not any(isinstance(f, RedactingFilter) for f in _handler.filters):
-        _handler.addFilter(_REDACTING)
+install_log_redaction()

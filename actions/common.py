@@ -18,8 +18,12 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import formatting
 from bot.business import BusinessSettings, load_business_settings
-from bot.customers import CustomerRecord, CustomerStore, run_sync
+from bot.customers import CustomerRecord, CustomerStore
+from bot.db import run_sync
+from bot.formatting import format_money as format_money  # re-exported for the actions
+from bot.migrations import SchemaNotCurrent, require_current
 from bot.settings import customer_database_url
 
 logger = logging.getLogger(__name__)
@@ -31,7 +35,9 @@ DEFAULT_CHANNEL = "rest"
 def _store_for(url: str) -> CustomerStore:
     store = CustomerStore(url)
     try:
-        store.create_schema()
+        require_current(url)
+    except SchemaNotCurrent as exc:  # calls fail on missing tables and are answered politely
+        logger.error("customer store: %s", exc)
     except SQLAlchemyError:
         # Unreachable now; the calls will fail and be answered politely. Not cached as
         # broken: the engine reconnects once the database is back.
@@ -59,21 +65,13 @@ async def identify(tracker: Tracker) -> CustomerRecord:
 
 
 def mask_email(email: str | None) -> str:
-    """``maria.lopez@example.com`` → ``m***@example.com``: enough to recognise, not to leak."""
-    if not email or "@" not in email:
-        return "the email address on your account"
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
+    """``m***@example.com`` (see :func:`bot.formatting.mask_email`), or a phrase that reads in a reply."""
+    return formatting.mask_email(email, missing="the email address on your account")
 
 
 def format_day(day: date | None) -> str:
-    return day.strftime("%a %-d %b") if day else "soon"
-
-
-def format_money(cents: int, currency: str = "USD") -> str:
-    symbol = {"USD": "$", "GBP": "£", "EUR": "€"}.get(currency, "")
-    amount = f"{cents / 100:,.2f}"
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+    """``Thu 5 Nov`` (see :func:`bot.formatting.format_day`); "soon" when the date is not known yet."""
+    return formatting.format_day(day, missing="soon")
 
 
 class SupportAction(Action, ABC):

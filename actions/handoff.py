@@ -24,9 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import SupportAction, business, channel_of, customer_store, mask_email
 from bot.context import ContextPacket, build_context_packet
-from bot.customers import run_sync
+from bot.db import run_sync
+from bot.handoff import states
 from bot.handoff.store import HandoffStore
-from bot.policies import anger_of
+from bot.upset import anger_of
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ async def request_handoff(
             reason=reason,
             packet=packet.to_dict(),
             relay_after=_latest_timestamp(tracker.events),
-            status="waiting" if open_now else "after_hours",
+            status=states.opening(open_now=open_now),
         )
         if packet.customer is not None:
             await run_sync(

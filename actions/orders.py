@@ -26,7 +26,8 @@ from actions.common import (
     identify,
     mask_email,
 )
-from bot.customers import CustomerRecord, OrderRecord, normalise_order_number, run_sync
+from bot.customers import CustomerRecord, OrderRecord, normalise_order_number
+from bot.db import run_sync
 
 RECENT_ORDER_BUTTONS = 3
 

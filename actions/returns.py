@@ -19,7 +19,8 @@ from actions.common import (
     mask_email,
 )
 from actions.orders import OwnedOrderAction
-from bot.customers import CustomerRecord, OrderRecord, ReturnRecord, run_sync
+from bot.customers import CustomerRecord, OrderRecord, ReturnRecord
+from bot.db import run_sync
 
 RETURN_STATUS_TEXT = {
     "label_sent": "waiting for your parcel to reach us (return opened {created_on})",

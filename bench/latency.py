@@ -7,8 +7,9 @@ per message, messages per second, errors and peak memory per process, in two top
 
 - **one process**: the embedded default (one Rasa server, SQLite, in-memory lock store);
 - **two replicas**: the production topology (``run --production``): two Rasa replicas
-  behind the balancer, PostgreSQL tracker store, Redis lock store, RabbitMQ event broker
-  (a fresh database and queues of its own, dropped afterwards).
+  behind HAProxy (deploy/haproxy.cfg, as in docker-compose.yml), PostgreSQL tracker store,
+  Redis lock store, RabbitMQ event broker (a fresh database and queues of its own, dropped
+  afterwards).
 
 Each for the shipped bot and, in the same run on the same machine, a bare Rasa bot
 trained with Rasa's default ``config.yml`` (bench/default_rasa_config.yml) on the same
@@ -53,13 +54,15 @@ sys.path.insert(0, str(ROOT))
 
 from bot.customers import CustomerStore  # noqa: E402
 from bot.customers.demo import load_demo_data  # noqa: E402
+from bot.migrations import upgrade  # noqa: E402
 from bot.processes import BotProcesses, free_port, start_bot  # noqa: E402
-from bot.production import ensure_database, production_env  # noqa: E402
+from bot.production_stores import ensure_database, production_env  # noqa: E402
 from bot.settings import cache_dir  # noqa: E402
 from bot.training import ensure_model, training_data_files  # noqa: E402
-from tests.conftest import delete_rabbitmq_queues, write_business_file  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
-from tests.webchat import WebChatCustomer  # noqa: E402
+from tests.support.bot import write_business_file  # noqa: E402
+from tests.support.services import delete_rabbitmq_queues  # noqa: E402
+from tests.support.webchat import WebChatCustomer  # noqa: E402
 
 QUESTIONS = [
     "hi",
@@ -261,6 +264,7 @@ def measure(
     slack = FakeSlack().start() if relay else None
     try:
         with stores(topology, data) as (store_env, endpoints, replica_ports):
+            upgrade(store_env["SUPPORTBOT_DATABASE_URL"])
             load_demo_data(CustomerStore(store_env["SUPPORTBOT_DATABASE_URL"]))
             env = {
                 **NO_SLACK,
@@ -275,7 +279,7 @@ def measure(
             log(f"{name} [{topology}]: starting the servers")
             bot = start_bot(
                 model, endpoints=endpoints, rasa_port=free_port(), actions_port=free_port(),
-                relay_port=free_port() if relay else None, replica_ports=replica_ports,
+                worker_port=free_port() if relay else None, replica_ports=replica_ports,
                 data_directory=data, log_dir=data / "logs", env=env,
             )  # fmt: skip
             try:

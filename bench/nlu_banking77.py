@@ -8,7 +8,11 @@ trains the *shipped* ``config.yml`` pipeline with Rasa's own ``rasa train nlu``,
 in-process with ``Agent.parse_message`` on the official test split, and records accuracy,
 macro-F1, training time, model size, parse throughput and peak RSS.
 
-Run: ``.venv/bin/python bench/nlu_banking77.py [--shots 10] [--only full|few]``
+Run: ``.venv/bin/python bench/nlu_banking77.py [--dataset PATH] [--shots 10] [--only full|few]``
+
+The dataset is not part of this repository: ``--dataset`` names a folder with Banking77's
+``train.csv`` and ``test.csv`` (default: ``../shared/datasets/banking77`` next to the repo);
+see bench/README.md for where to get it (CC BY 4.0).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET = Path("/work/shared/datasets/banking77")
+DEFAULT_DATASET = REPO.parent / "shared" / "datasets" / "banking77"
+DATASET_SOURCE = "https://github.com/PolyAI-LDN/task-specific-datasets (banking_data/, CC BY 4.0)"
 RESULTS = REPO / "bench" / "results" / "nlu_banking77.json"
 SEED = 13  # fixed seed for the few-shot sample (random.Random(SEED), per intent, sorted intents)
 FALLBACK = "nlu_fallback"
@@ -50,8 +55,32 @@ def log(msg: str) -> None:
     print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
 
 
-def read_split(name: str) -> list[tuple[str, str]]:
-    with (DATASET / f"{name}.csv").open(newline="", encoding="utf-8") as f:
+def add_dataset_argument(parser: argparse.ArgumentParser) -> None:
+    """``--dataset PATH``, shared with bench/oos_threshold.py."""
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        default=DEFAULT_DATASET,
+        help=f"folder with Banking77's train.csv and test.csv (default: {DEFAULT_DATASET})",
+    )
+
+
+def check_dataset(dataset: Path) -> Path:
+    """The dataset folder, or exit 2 naming --dataset before any minute is spent training."""
+    missing = [name for name in ("train.csv", "test.csv") if not (dataset / name).is_file()]
+    if missing:
+        print(
+            f"error: Banking77 not found: {dataset} has no {' or '.join(missing)}.\n"
+            "       Point --dataset PATH at a folder with Banking77's train.csv and test.csv\n"
+            f"       (columns text,category), e.g. a copy of {DATASET_SOURCE}.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return dataset
+
+
+def read_split(dataset: Path, name: str) -> list[tuple[str, str]]:
+    with (dataset / f"{name}.csv").open(newline="", encoding="utf-8") as f:
         # Collapse whitespace: one train text contains a newline, which would break the YAML list.
         return [(" ".join(row["text"].split()), row["category"]) for row in csv.DictReader(f)]
 
@@ -165,12 +194,14 @@ def machine_info() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_dataset_argument(parser)
     parser.add_argument("--shots", type=int, default=10, help="examples per intent in few-shot mode")
     parser.add_argument("--only", choices=["full", "few"], help="run one setting only (default: both)")
     args = parser.parse_args()
+    dataset = check_dataset(args.dataset)
     os.environ.update(ENV)
 
-    train_rows, test = read_split("train"), read_split("test")
+    train_rows, test = read_split(dataset, "train"), read_split(dataset, "test")
     log(f"Banking77: {len(train_rows):,} train / {len(test):,} test, {len({i for _, i in test})} intents")
     results = []
     if args.only != "few":

@@ -24,7 +24,9 @@ The fitted threshold catches the most out-of-scope messages (answered with
 (``bot.evaluation.MAX_IN_SCOPE_LOSS`` says why); on a tie the lower threshold wins.
 Balanced accuracy (the mean of the two) is reported alongside.
 
-Run: ``.venv/bin/python bench/oos_threshold.py [--only ours|banking77]``
+Run: ``.venv/bin/python bench/oos_threshold.py [--only ours|banking77] [--dataset PATH]``
+(``--dataset``: the Banking77 folder, as for bench/nlu_banking77.py; only the banking77
+setting reads it.)
 Writes bench/results/oos_threshold.json and prints the table and the threshold to put in
 config.yml.
 """
@@ -43,7 +45,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
-from nlu_banking77 import ENV, log, machine_info, read_split, train  # noqa: E402
+from nlu_banking77 import (  # noqa: E402
+    ENV,
+    add_dataset_argument,
+    check_dataset,
+    log,
+    machine_info,
+    read_split,
+    train,
+)
 
 from bot.evaluation import (  # noqa: E402
     Scored,
@@ -90,8 +100,8 @@ def ours() -> dict[str, Any]:
     return report("ours", fit, measure)
 
 
-def banking77() -> dict[str, Any]:
-    train_rows, test_rows = read_split("train"), read_split("test")
+def banking77(dataset: Path) -> dict[str, Any]:
+    train_rows, test_rows = read_split(dataset, "train"), read_split(dataset, "test")
     intents = sorted({intent for _, intent in train_rows})
     outside = set(random.Random(SEED).sample(intents, OOS_INTENTS))
     inside_rows = [(t, i) for t, i in train_rows if i not in outside]
@@ -131,13 +141,16 @@ def table(results: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["ours", "banking77"], help="run one setting (default: both)")
+    add_dataset_argument(parser)
     args = parser.parse_args()
+    dataset = check_dataset(args.dataset) if args.only != "ours" else None
     os.environ.update(ENV)
     results = []
     if args.only != "banking77":
         results.append(ours())
     if args.only != "ours":
-        results.append(banking77())
+        assert dataset is not None
+        results.append(banking77(dataset))
     print("\nMeasured on the held-out half (never used to fit):\n")
     print(table(results))
     if results[0]["setting"] == "ours":

@@ -1,4 +1,4 @@
-"""Business settings from ``nlu_data/business.yml``: numbers and switches the bot works with.
+"""Business settings from the top-level ``business.yml``: numbers and switches the bot works with.
 
 A support lead edits that file, not Python; this module turns it into typed settings and
 says exactly which key is wrong when it cannot. ``SUPPORTBOT_BUSINESS_FILE`` points at
@@ -7,7 +7,6 @@ another copy (tests use it for "always open" hours and short claim timeouts).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from bot.settings import project_root
+from bot.settings import business_file as settings_business_file
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -71,6 +70,8 @@ class HandoffTriggers:
 @dataclass(frozen=True)
 class HandoffSettings:
     triggers: HandoffTriggers
+    # The one anger threshold: labels a message "angry" (bot/nlu/sentiment.py) and brings in
+    # a person (bot/policies.py, actions/handoff.py).
     upset_threshold: float
     claim_timeout: timedelta
     expected_wait_minutes: float
@@ -87,9 +88,12 @@ class BusinessSettings:
 
 
 def business_file() -> Path:
-    """The business.yml in use: ``SUPPORTBOT_BUSINESS_FILE`` or ``nlu_data/business.yml``."""
-    override = os.environ.get("SUPPORTBOT_BUSINESS_FILE")
-    return Path(override) if override else project_root() / "nlu_data" / "business.yml"
+    """The business.yml in use: ``SUPPORTBOT_BUSINESS_FILE`` or ``business.yml`` in the project root.
+
+    It sits next to domain.yml, not in nlu_data/, because it is not training data: Rasa
+    would try to read every YAML file under the data directory.
+    """
+    return settings_business_file()
 
 
 def load_business_settings(path: Path | None = None) -> BusinessSettings:
@@ -126,6 +130,11 @@ def _handoff_settings(raw: dict[str, Any]) -> HandoffSettings:
         raise ValueError(f"business_hours.days has unknown day(s) {sorted(unknown)}")
     timezone = str(hours.get("timezone", "UTC"))
     ZoneInfo(timezone)  # fail early on a misspelt zone
+    upset_threshold = float(raw.get("upset_threshold", 0.6))
+    if not 0.0 < upset_threshold <= 1.0:
+        raise ValueError(
+            f"handoff.upset_threshold must be in (0, 1] (0.6 = clearly angry), not {upset_threshold}"
+        )
     return HandoffSettings(
         triggers=HandoffTriggers(
             customer_asks=bool(triggers.get("customer_asks", True)),
@@ -133,7 +142,7 @@ def _handoff_settings(raw: dict[str, Any]) -> HandoffSettings:
             upset_customer=bool(triggers.get("upset_customer", True)),
             self_service_failed=bool(triggers.get("self_service_failed", True)),
         ),
-        upset_threshold=float(raw.get("upset_threshold", 0.6)),
+        upset_threshold=upset_threshold,
         claim_timeout=timedelta(minutes=float(raw.get("claim_timeout_minutes", 5))),
         expected_wait_minutes=float(raw.get("expected_wait_minutes", 3)),
         internal_note_prefix=str(raw.get("internal_note_prefix", "//")),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from bot.settings import customer_database_url, project_root
+from bot.settings import SettingsError, customer_database_url, export, project_root, settings
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -23,9 +22,60 @@ def cmd_load_demo_data(args: argparse.Namespace) -> int:
     from bot.customers.demo import load_demo_data
 
     url = customer_database_url()
+    if cmd_db_upgrade(args):
+        return 1
     added = load_demo_data(CustomerStore(url))
     where = url.split("@")[-1]
     print(f"==> demo customers: {added} added ({'already loaded' if not added else 'new'}) in {where}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Apply the schema migrations the database lacks (safe to run on every start)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import where
+    from bot.migrations import head_revision, upgrade
+
+    url = customer_database_url()
+    try:
+        before = upgrade(url)
+    except SQLAlchemyError as exc:
+        problem = f"cannot migrate the database {where(url)} ({exc.__class__.__name__}: {exc})"
+        print(f"error: {problem}; check SUPPORTBOT_DATABASE_URL and that the database server is up",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    head = head_revision()
+    if before != head:
+        print(f"==> database {where(url)}: schema {before or 'empty'} -> {head}")
+    elif getattr(args, "command", None) == "db":
+        print(f"==> database {where(url)}: schema already at {head}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    """Print the database's schema revision; exit 1 when it is not the newest."""
+    from bot.db import where
+    from bot.migrations import current_revision, head_revision
+
+    url = customer_database_url()
+    current, head = current_revision(url), head_revision()
+    state = "up to date" if current == head else f"behind: run `python -m bot db upgrade` to reach {head}"
+    print(f"{where(url)}: {current or 'empty'} ({state})")
+    return 0 if current == head else 1
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    """Write the next migration from what the models changed (for developers; review the file)."""
+    from bot.migrations import SchemaNotCurrent, write_revision
+
+    try:
+        path = write_revision(customer_database_url(), args.message)
+    except SchemaNotCurrent as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"==> wrote {path}: review it (a rename looks like drop + add), then run its test: "
+          "pytest tests/test_migrations.py")  # fmt: skip
     return 0
 
 
@@ -36,79 +86,38 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_relay(args: argparse.Namespace) -> int:
-    """The handoff relay: Slack (or the local inbox) ↔ customers, for conversations people took over."""
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The worker: handoff relay (Slack or the local inbox), metrics and the X poller/outbox."""
     import logging
 
-    from aiohttp import web
-
-    from bot.customers import CustomerStore
-    from bot.event_stream import EventSourceError, event_source
-    from bot.handoff.server import create_app, install_log_redaction
-    from bot.handoff.settings import RelaySettings, RelaySettingsError, slack_settings
+    from bot.channels.x_api import XSettingsError
+    from bot.event_stream import EventSourceError
+    from bot.handoff.settings import RelaySettingsError
+    from bot.redact import install_log_redaction
+    from bot.worker import serve, worker_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction()
     try:
-        settings = RelaySettings(
+        settings = worker_settings(
+            endpoints=project_root() / args.endpoints,
+            credentials=project_root() / args.credentials,
             rasa_url=args.rasa_url,
-            rasa_token=os.environ.get("RASA_AUTH_TOKEN") or None,
-            events=event_source(project_root() / args.endpoints, args.queue),
-            slack=slack_settings(),
+            relay_queue=args.queue,
+            metrics_queue=args.metrics_queue,
+            database_url=customer_database_url(),
         )
-    except (RelaySettingsError, EventSourceError) as exc:
+    except (RelaySettingsError, EventSourceError, XSettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    desk = (
-        f"Slack channel {settings.slack.channel}"
-        if settings.slack
-        else f"http://{args.host}:{args.port}/inbox"
-    )
-    print(f"==> handoff relay on :{args.port}; agents work handoffs in {desk}", flush=True)
-    web.run_app(
-        create_app(settings, CustomerStore(customer_database_url())),
-        host=args.host, port=args.port, print=None, access_log=None,
-    )  # fmt: skip
-    return 0
-
-
-def cmd_metrics(args: argparse.Namespace) -> int:
-    """The metrics service: counts conversations, intents, fallbacks and handoffs from the broker."""
-    import logging
-
-    from aiohttp import web
-
-    from bot.customers import CustomerStore
-    from bot.event_stream import EventSourceError, event_source
-    from bot.metrics import MetricsStore
-    from bot.metrics.service import create_app
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        events = event_source(project_root() / args.endpoints, args.queue)
-    except EventSourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not _schema_is_current():
         return 2
-    print(f"==> metrics on :{args.port}: http://{args.host}:{args.port}/metrics/daily", flush=True)
-    app = create_app(MetricsStore(CustomerStore(customer_database_url())), events)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
-    return 0
-
-
-def cmd_balance(args: argparse.Namespace) -> int:
-    """A load balancer in front of Rasa replicas (sticky Socket.IO sessions)."""
-    import logging
-
-    from bot.balancer import run
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    replicas = args.replica or [u for u in os.environ.get("RASA_REPLICAS", "").split(",") if u.strip()]
-    if not replicas:
-        print("error: name the Rasa replicas: --replica http://host:5005 (twice or more), "
-              "or RASA_REPLICAS=http://a:5005,http://b:5005", file=sys.stderr)  # fmt: skip
-        return 2
-    print(f"==> balancer on :{args.port} for {', '.join(replicas)}", flush=True)
-    run(replicas, args.host, args.port)
+    base = f"http://{args.host}:{args.port}"
+    desk = f"Slack channel {settings.relay.slack.channel}" if settings.relay.slack else f"{base}/inbox"
+    x = f"; X: {settings.x.mode}" if settings.x else ""
+    print(f"==> worker on :{args.port}: agents work handoffs in {desk}; metrics at {base}/metrics/daily{x}",
+          flush=True)  # fmt: skip
+    serve(settings, args.host, args.port)
     return 0
 
 
@@ -142,6 +151,7 @@ def cmd_x_webhook(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.chat import chat
+    from bot.credentials import slack_values
     from bot.processes import StartupError, start_bot
     from bot.settings import data_dir
     from bot.training import ensure_model
@@ -149,17 +159,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     root = project_root()
     endpoints, replica_ports = root / args.endpoints, None
     if args.production:
-        from bot.production import ProductionSetupError, check_services, ensure_database, production_env
+        from bot.front import FrontSetupError, haproxy_binary
+        from bot.production_stores import (
+            ProductionSetupError,
+            check_services,
+            ensure_database,
+            production_env,
+        )
 
         settings = production_env()
         try:
+            haproxy_binary()  # the front: fail before anything starts
             check_services(settings)
             if ensure_database(settings):
                 print(f"==> created PostgreSQL database {settings['DB_NAME']}")
-        except ProductionSetupError as exc:
+        except (FrontSetupError, ProductionSetupError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        os.environ.update(settings)  # the customer store below and every server we start
+        export(settings)  # the customer store below and every server we start
         endpoints = root / "endpoints.production.yml"
         replica_ports = [args.port + 10 * n for n in range(1, args.replicas + 1)]
     cmd_load_demo_data(args)
@@ -168,10 +185,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     rasa = f"Rasa (:{args.port})"
     if replica_ports:
         ports = ", :".join(map(str, replica_ports))
-        rasa = f"{len(replica_ports)} Rasa replicas (:{ports}) behind :{args.port}"
+        rasa = (
+            f"{len(replica_ports)} Rasa replicas (:{ports}) behind HAProxy (customers :{args.port}, "
+            f"Rasa's API :{args.api_port}, stats :{args.front_stats_port})"
+        )
     print(
-        f"==> starting the action server (:{args.actions_port}), {rasa}, the handoff relay "
-        f"(:{args.relay_port}) and metrics (:{args.metrics_port}); logs in {logs}"
+        f"==> starting the action server (:{args.actions_port}), {rasa} and the worker "
+        f"(:{args.worker_port}: handoff relay, metrics, X); logs in {logs}"
     )
     try:
         bot = start_bot(
@@ -179,9 +199,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             endpoints=endpoints,
             rasa_port=args.port,
             actions_port=args.actions_port,
-            relay_port=args.relay_port,
-            metrics_port=args.metrics_port,
+            worker_port=args.worker_port,
             replica_ports=replica_ports,
+            api_port=args.api_port,
+            front_stats_port=args.front_stats_port,
             log_dir=logs,
         )
     except StartupError as exc:
@@ -189,7 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print(f"==> the bot is up. REST webhook: {bot.webhook_url}")
     print(f"==> metrics: {bot.metrics_url}/metrics/daily (Prometheus: {bot.metrics_url}/metrics)")
-    if not os.environ.get("SLACK_BOT_TOKEN"):
+    if not slack_values()["SLACK_BOT_TOKEN"]:
         print(f"==> agent inbox (handoffs, no Slack configured): {bot.relay_url}/inbox")
     print('    e.g. curl -s -XPOST -d \'{"sender":"maria","message":"hi"}\' ' + bot.webhook_url)
     try:
@@ -211,6 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
+    config = settings()  # the defaults below: environment variables (docs/configuration.md)
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("train", help="train the model if data or config changed").set_defaults(
@@ -226,53 +248,51 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
 
     run = commands.add_parser("run", help="train if needed, start servers, chat")
-    run.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
-    run.add_argument("--actions-port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
-    run.add_argument("--relay-port", type=int, default=int(os.environ.get("RELAY_PORT", 5006)))
-    run.add_argument("--metrics-port", type=int, default=int(os.environ.get("METRICS_PORT", 5007)))
+    run.add_argument("--port", type=int, default=config.rasa.port)
+    run.add_argument("--actions-port", type=int, default=config.rasa.actions_port)
+    run.add_argument("--worker-port", type=int, default=_worker_port(),
+                     help="the worker: agent inbox, Slack events and metrics (default 5006)")  # fmt: skip
     run.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"))
     run.add_argument(
         "--production",
         action="store_true",
         help="PostgreSQL + Redis + RabbitMQ (DB_*, REDIS_*, RABBITMQ_*; local defaults) and "
-        "--replicas Rasa replicas behind a balancer on --port",
+        "--replicas Rasa replicas behind HAProxy (deploy/haproxy.cfg) on --port",
     )
+    run.add_argument("--api-port", type=int, default=config.rasa.api_port,
+                     help="--production: Rasa's HTTP API via HAProxy, loopback (default 5008)")  # fmt: skip
+    run.add_argument("--front-stats-port", type=int, default=config.production.haproxy_stats_port,
+                     help="--production: HAProxy's stats and /health, loopback (default 5009)")  # fmt: skip
     run.add_argument("--replicas", type=int, default=2, help="Rasa replicas with --production (default 2)")
     run.add_argument("--sender", default="maria", help="who you chat as (demo: maria, james, priya)")
     run.add_argument("--no-chat", action="store_true", help="serve only; no terminal chat")
     run.set_defaults(func=cmd_run)
 
-    relay = commands.add_parser("relay", help="run the handoff relay (Slack or local agent inbox)")
-    relay.add_argument("--port", type=int, default=int(os.environ.get("RELAY_PORT", 5006)))
-    relay.add_argument("--host", default=os.environ.get("RELAY_HOST", "127.0.0.1"))
-    relay.add_argument(
-        "--endpoints",
-        type=Path,
-        default=Path("endpoints.yml"),
-        help="the endpoints file Rasa runs with (its event_broker is followed)",
+    worker = commands.add_parser(
+        "worker", help="run the handoff relay (Slack or local agent inbox), the metrics and the X poller"
     )
-    relay.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
-    relay.add_argument(
-        "--queue",
-        default=os.environ.get("RABBITMQ_QUEUE") or None,
-        help="RabbitMQ queue of the relay (production broker; default: the first in event_broker.queues)",
+    worker.add_argument("--port", type=int, default=_worker_port())
+    worker.add_argument("--host", default=config.worker.host)
+    worker.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"),
+                        help="the endpoints file Rasa runs with (its event_broker is followed)")  # fmt: skip
+    worker.add_argument("--credentials", type=Path, default=Path("credentials.yml"),
+                        help="the credentials file Rasa runs with (its X section is read)")  # fmt: skip
+    worker.add_argument("--rasa-url", default=config.rasa.url)
+    worker.add_argument("--queue", default=config.worker.relay_queue,
+                        help="RabbitMQ queue of the relay (default: the first one listed)")  # fmt: skip
+    worker.add_argument("--metrics-queue", default=config.worker.metrics_queue,
+                        help="RabbitMQ queue of the metrics (production broker)")  # fmt: skip
+    worker.set_defaults(func=cmd_worker)
+
+    db = commands.add_parser("db", help="the database schema: apply migrations, show the revision")
+    db_verbs = db.add_subparsers(dest="db_command", required=True)
+    db_verbs.add_parser("upgrade", help="apply the migrations the database lacks").set_defaults(
+        func=cmd_db_upgrade
     )
-    relay.set_defaults(func=cmd_relay)
-
-    metrics = commands.add_parser("metrics", help="count conversations, intents, handoffs from the events")
-    metrics.add_argument("--port", type=int, default=int(os.environ.get("METRICS_PORT", 5007)))
-    metrics.add_argument("--host", default=os.environ.get("METRICS_HOST", "127.0.0.1"))
-    metrics.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"),
-                         help="the endpoints file Rasa runs with (its event_broker is followed)")  # fmt: skip
-    metrics.add_argument("--queue", default=os.environ.get("RABBITMQ_METRICS_QUEUE") or "metrics",
-                         help="RabbitMQ queue of the metrics service (production broker)")  # fmt: skip
-    metrics.set_defaults(func=cmd_metrics)
-
-    balance = commands.add_parser("balance", help="load balancer in front of Rasa replicas")
-    balance.add_argument("--port", type=int, default=int(os.environ.get("BALANCER_PORT", 5005)))
-    balance.add_argument("--host", default=os.environ.get("BALANCER_HOST", "127.0.0.1"))
-    balance.add_argument("--replica", action="append", help="a Rasa replica URL; repeat for each")
-    balance.set_defaults(func=cmd_balance)
+    db_verbs.add_parser("current", help="the database's schema revision").set_defaults(func=cmd_db_current)
+    revision = db_verbs.add_parser("revision", help="write the next migration from the models (developers)")
+    revision.add_argument("-m", "--message", required=True, help="what changed, e.g. 'handoff priority'")
+    revision.set_defaults(func=cmd_db_revision)
 
     x_webhook = commands.add_parser("x-webhook", help="register or check the X (Twitter) webhook")
     x_webhook.add_argument("action", choices=["register", "check"])
@@ -281,9 +301,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _schema_is_current() -> bool:
+    """Servers never migrate (several starting at once would race): they stop and say what to run."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import where
+    from bot.migrations import SchemaNotCurrent, require_current
+
+    url = customer_database_url()
+    try:
+        require_current(url)
+    except SchemaNotCurrent as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    except SQLAlchemyError as exc:
+        problem = f"cannot reach the database {where(url)} ({exc.__class__.__name__})"
+        print(f"error: {problem}; check SUPPORTBOT_DATABASE_URL and that the database server is up",
+              file=sys.stderr)  # fmt: skip
+        return False
+    return True
+
+
+def _worker_port() -> int:
+    return settings().worker.listen_port
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except SettingsError as exc:  # names the variable and the fix
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

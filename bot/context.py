@@ -71,11 +71,42 @@ class ContextPacket:
         return data
 
 
+# Rasa writes a trigger_intent call (the relay's "resolved", "unanswered") as a user event
+# with this text prefix and an EXTERNAL_ intent; some clients send "/EXTERNAL_..." payloads.
+EXTERNAL_INTENT_PREFIX = "EXTERNAL_"
+EXTERNAL_TEXT_PREFIXES = ("EXTERNAL: ", "/EXTERNAL")
+
+
+def is_internal(event: Mapping[str, Any]) -> bool:
+    """A user event the system sent itself (a handoff trigger), not something the customer wrote."""
+    intent = str(((event.get("parse_data") or {}).get("intent") or {}).get("name") or "")
+    text = str(event.get("text") or "")
+    return intent.startswith(EXTERNAL_INTENT_PREFIX) or text.startswith(EXTERNAL_TEXT_PREFIXES)
+
+
+def offered_buttons(event: Mapping[str, Any]) -> dict[str, str]:
+    """Payload -> title of the buttons (and quick replies) a bot message offered."""
+    data = event.get("data") or {}
+    offered: dict[str, str] = {}
+    for button in [*(data.get("buttons") or ()), *(data.get("quick_replies") or ())]:
+        if isinstance(button, Mapping) and button.get("payload") and button.get("title"):
+            offered[str(button["payload"]).strip()] = str(button["title"])
+    return offered
+
+
 def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> list[TranscriptLine]:
-    """Customer and bot messages of the conversation, oldest first, with NLU results."""
+    """The conversation as people read it, oldest first, with NLU results.
+
+    A button click shows the button's title ("Where is my order?"), not the payload Rasa
+    records as the text (``/inform{"order_number": …}``): the bot message before it offered
+    the buttons. The system's own triggers (``EXTERNAL_handoff_unanswered`` …) are left out.
+    """
     lines: list[TranscriptLine] = []
+    buttons: dict[str, str] = {}
     for event in events:
         kind = event.get("event")
+        if kind == "bot":
+            buttons = offered_buttons(event) or buttons
         if kind not in ("user", "bot") or not event.get("text"):
             continue
         timestamp = event.get("timestamp")
@@ -83,12 +114,15 @@ def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> list[Transcri
         if kind == "bot":
             lines.append(TranscriptLine(role="bot", text=event["text"], timestamp=when))
             continue
+        if is_internal(event):
+            continue
         parse = event.get("parse_data") or {}
         intent = parse.get("intent") or {}
+        text = str(event["text"])
         lines.append(
             TranscriptLine(
                 role="customer",
-                text=event["text"],
+                text=buttons.get(text.strip(), text),
                 timestamp=when,
                 intent=intent.get("name"),
                 confidence=intent.get("confidence"),

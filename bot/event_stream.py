@@ -1,12 +1,13 @@
 """Reading Rasa's conversation events as they happen, from its event broker.
 
-Two consumers follow the broker: the handoff relay and the metrics service. Rasa
-publishes every event it saves (including the customer messages it records while a
-conversation is paused). Two kinds of broker are followed:
+Two consumers in the worker process follow the broker, each through :func:`consume` with
+its own position: the handoff relay and the metrics. Rasa publishes every event it saves
+(including the customer messages it records while a conversation is paused). Two kinds
+of broker are followed:
 
 - ``type: SQL`` (the embedded default): a table named ``events`` (id, sender_id, data),
-  followed with a named cursor kept in our database, so a restart neither replays nor
-  skips;
+  followed with a named cursor kept in our database (bot/stream_cursors.py), so a
+  restart neither replays nor skips;
 - ``type: pika`` (production): RabbitMQ. Rasa publishes persistent messages to a fanout
   exchange bound to every queue listed in ``event_broker.queues``; each consumer has its
   own durable queue, so events wait there while it (or the broker) restarts, and each is
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.customers import run_sync
+from bot.db import run_sync
+from bot.settings import expand
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +58,11 @@ class EventSource:
 
 
 class CursorStore(Protocol):
-    """Keeps how far a named consumer has read the SQL broker table."""
+    """Keeps how far a named consumer has read the SQL broker table (bot.stream_cursors)."""
 
-    def cursor(self, name: str) -> int: ...
+    def position(self, name: str) -> int | None: ...
 
-    def set_cursor(self, name: str, position: int) -> None: ...
+    def advance(self, name: str, position: int) -> None: ...
 
 
 def event_source(endpoints_file: Path, queue: str | None = None) -> EventSource:
@@ -116,8 +117,8 @@ def _rabbitmq(endpoints_file: Path, broker: dict[str, Any], wanted: str | None) 
 
 
 def _expand(value: str) -> str:
-    """Rasa's ``${VAR}`` syntax in endpoint files."""
-    return os.path.expandvars(value)
+    """Rasa's ``${VAR}`` syntax in endpoint files (an unset variable stays as written)."""
+    return expand(value, strict=False)
 
 
 class SQLEventStream:
@@ -163,6 +164,33 @@ def _wait_for_writers(connection: Any, _record: Any) -> None:
     connection.execute("PRAGMA busy_timeout=15000")
 
 
+async def consume(
+    source: EventSource,
+    on_event: OnEvent,
+    stop: asyncio.Event,
+    *,
+    cursor: str = CURSOR,
+    cursors: CursorStore | None = None,
+    interval: float = 0.2,
+) -> None:
+    """Feed every event Rasa publishes to ``on_event``, once, until ``stop`` is set.
+
+    The one way a consumer (the relay, the metrics) reads the broker, whichever it is:
+    an SQL broker table is read from this consumer's own ``cursor`` kept in ``cursors``
+    (polled every ``interval`` seconds); RabbitMQ is read from the consumer's own durable
+    queue, ``source.queue``, and each message is acknowledged after ``on_event`` returns
+    (``cursor`` and ``cursors`` are not used: the queue itself is the position).
+    """
+    if source.kind == "rabbitmq":
+        if not source.queue:
+            raise EventSourceError("a RabbitMQ consumer needs its own queue: see event_source(queue=...)")
+        await follow_rabbitmq(source.url, source.queue, on_event, stop)
+        return
+    if cursors is None:
+        raise EventSourceError(f"{source.url}: an SQL broker consumer needs a cursor store")
+    await follow(SQLEventStream(source.url), cursors, on_event, stop, interval, cursor=cursor)
+
+
 async def follow(
     stream: SQLEventStream,
     store: CursorStore,
@@ -171,11 +199,11 @@ async def follow(
     interval: float = 0.2,
     cursor: str = CURSOR,
 ) -> None:
-    """Feed every new broker event to ``on_event`` until ``stop`` is set.
+    """Feed every new broker-table event to ``on_event`` until ``stop`` is set (see consume).
 
     ``cursor`` names this consumer's position in ``store`` (each consumer has its own).
     """
-    position = await run_sync(store.cursor, cursor)
+    position = await run_sync(store.position, cursor) or 0
     while not stop.is_set():
         try:
             batch = await run_sync(stream.read_after, position)
@@ -183,7 +211,7 @@ async def follow(
                 await on_event(sender_id, data)
                 position = row_id
             if batch:
-                await run_sync(store.set_cursor, cursor, position)
+                await run_sync(store.advance, cursor, position)
                 continue
         except Exception:
             logger.exception("event stream: failed after position %s; retrying in 1 s", position)
@@ -195,7 +223,7 @@ async def follow(
 
 
 async def follow_rabbitmq(url: str, queue_name: str, on_event: OnEvent, stop: asyncio.Event) -> None:
-    """Consume Rasa's events from a durable RabbitMQ queue until ``stop`` is set.
+    """Consume Rasa's events from a durable RabbitMQ queue until ``stop`` is set (see consume).
 
     ``connect_robust`` reconnects after a broker restart; unacknowledged messages are
     redelivered, so a failure while handling one only delays it.
@@ -228,6 +256,6 @@ async def follow_rabbitmq(url: str, queue_name: str, on_event: OnEvent, stop: as
 
 async def _saved_position(store: CursorStore, cursor: str, fallback: int) -> int:
     try:
-        return await run_sync(store.cursor, cursor)
+        return await run_sync(store.position, cursor) or 0
     except SQLAlchemyError:
         return fallback

@@ -26,7 +26,7 @@ from sqlalchemy import JSON, Column, DateTime, Integer, String, Text, func, or_,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.customers.models import Base
+from bot.db import Base
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,8 @@ a form or a canned apology. ``SentimentAnalyzer`` (bot/nlu/sentiment.py) puts an
 score on every message; this policy predicts ``action_handoff`` when that score reaches
 ``handoff.upset_threshold`` in business.yml and the ``upset_customer`` trigger is on.
 Both are read at prediction time, so a support lead can change them without retraining.
+It is the one anger threshold: the analyzer labels a message "angry" at the same value, so
+the mood on the agent's card always matches the reason for the handoff.
 
 Priority 5 sits just above RulePolicy (4): on a tie at confidence 1.0 the handoff wins.
 """
@@ -23,21 +25,11 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.business import load_business_settings
+from bot.upset import LEFT_TO_RULES, anger_of
 
 logger = logging.getLogger(__name__)
 
 HANDOFF_ACTION = "action_handoff"
-# The customer already asked for a person, or the handoff flows run anyway.
-LEFT_TO_RULES = frozenset({"human_handoff", "affirm"})
-
-
-def anger_of(parse_data: dict[str, Any]) -> float:
-    """Anger score the SentimentAnalyzer attached to a parsed message (0 if none)."""
-    sentiment = parse_data.get("sentiment") or {}
-    try:
-        return float(sentiment.get("anger", 0.0))
-    except (TypeError, ValueError):
-        return 0.0
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)

@@ -18,7 +18,8 @@ from typing import IO
 import requests
 import yaml
 
-from bot.settings import data_dir, project_root
+from bot.front import FrontPorts, front_command, front_environment
+from bot.settings import child_environment, data_dir, project_root
 
 
 class StartupError(RuntimeError):
@@ -26,8 +27,8 @@ class StartupError(RuntimeError):
 
 
 # Rasa and the action server are Sanic apps, which drop an idle keep-alive connection
-# after 5 s, while their aiohttp clients (Rasa calling actions, the balancer calling Rasa)
-# reuse one for 15 s. Under load a request then goes out on a connection the server is
+# after 5 s, while their clients (Rasa's aiohttp calling actions, HAProxy calling Rasa)
+# reuse one longer. Under load a request then goes out on a connection the server is
 # closing ("Cannot write to closing transport") and the customer gets no answer (measured:
 # 5 of 100 messages at 100 concurrent conversations). Servers must outlive their clients.
 SANIC_KEEP_ALIVE_SECONDS = "75"
@@ -48,12 +49,15 @@ class Child:
     health_url: str
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    env: dict[str, str] | None = None  # None: the BotProcesses' environment
 
 
 @dataclass
 class BotProcesses:
-    rasa_url: str
+    rasa_url: str  # where customers' channels arrive: Rasa, or the front's public side
     actions_url: str
+    api_url: str = ""  # Rasa's HTTP API for our own processes (default: rasa_url)
+    front: FrontPorts | None = None  # the HAProxy front, in replica mode
     relay_url: str | None = None
     metrics_url: str | None = None
     cwd: Path = field(default_factory=project_root)
@@ -61,6 +65,9 @@ class BotProcesses:
     log_dir: Path | None = None
     started: dict[str, Child] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.api_url = self.api_url or self.rasa_url
 
     @property
     def webhook_url(self) -> str:
@@ -70,7 +77,14 @@ class BotProcesses:
     def children(self) -> list[subprocess.Popen]:
         return [child.process for child in self.started.values() if child.process is not None]
 
-    def start(self, name: str, args: list[str], health_url: str, timeout: float = 180.0) -> None:
+    def start(
+        self,
+        name: str,
+        args: list[str],
+        health_url: str,
+        timeout: float = 180.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Start (or start again) a named server and wait until its health URL answers 200."""
         out: int | IO[bytes] | None = None
         log_path = None
@@ -80,9 +94,9 @@ class BotProcesses:
             out = log_path.open("ab")
             self.logs.append(out)
         process = subprocess.Popen(
-            args, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None
+            args, cwd=self.cwd, env=env or self.env, stdout=out, stderr=subprocess.STDOUT if out else None
         )
-        self.started[name] = Child(name, args, health_url, process, log_path)
+        self.started[name] = Child(name, args, health_url, process, log_path, env)
         _wait_until(health_url, process, timeout, name, log_path)
 
     def stop_one(self, name: str, timeout: float = 15.0) -> None:
@@ -99,7 +113,7 @@ class BotProcesses:
     def restart(self, name: str, timeout: float = 180.0) -> None:
         child = self.started[name]
         self.stop_one(name)
-        self.start(name, child.args, child.health_url, timeout)
+        self.start(name, child.args, child.health_url, timeout, child.env)
 
     def stop(self, timeout: float = 15.0) -> None:
         for child in self.started.values():
@@ -144,6 +158,23 @@ def prepare_endpoints(source: Path, actions_url: str, target_dir: Path, data_dir
     return target
 
 
+def upgrade_database(url: str) -> None:
+    """Migrate the shared database once, before the servers start: they only check the schema
+    (five processes upgrading at once would race), so this is the start command's job."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import where
+    from bot.migrations import upgrade
+
+    try:
+        upgrade(url)
+    except SQLAlchemyError as exc:
+        raise StartupError(
+            f"cannot migrate the database {where(url)} ({exc.__class__.__name__}: {exc}); "
+            "check SUPPORTBOT_DATABASE_URL and that the database server is up"
+        ) from exc
+
+
 def start_bot(
     model: Path,
     *,
@@ -155,24 +186,28 @@ def start_bot(
     data_directory: Path | None = None,
     log_dir: Path | None = None,
     timeout: float = 180.0,
-    relay_port: int | None = None,
-    metrics_port: int | None = None,
+    worker_port: int | None = None,
     replica_ports: list[int] | None = None,
+    api_port: int | None = None,
+    front_stats_port: int | None = None,
 ) -> BotProcesses:
-    """Start action server, Rasa server and (with ``relay_port``) the handoff relay.
+    """Start action server, Rasa server and (with ``worker_port``) the worker.
 
     Returns once all answer their health checks.
 
     ``data_directory`` (default: ``SUPPORTBOT_DATA_DIR`` or ``.data/``) holds the SQLite
-    tracker and customer databases of this run. ``metrics_port`` adds the metrics service.
-    ``replica_ports`` (two or more, production stores only) starts one Rasa replica per
-    port, named ``rasa-1``, ``rasa-2``…, behind the balancer on ``rasa_port``.
+    tracker and customer databases of this run. The worker (bot/worker.py: handoff relay,
+    metrics, X poller and outbox) is named ``worker``; ``relay_url`` and ``metrics_url``
+    both point at it. ``replica_ports`` (two or more, production stores only) starts one
+    Rasa replica per port, named ``rasa-1``, ``rasa-2``…, behind HAProxy (``front``,
+    deploy/haproxy.cfg): customers' channels on ``rasa_port``, Rasa's HTTP API for the worker
+    on ``api_port``, its stats on ``front_stats_port`` (free ports when not given).
     """
     root = project_root()
     data_directory = data_directory or data_dir()
     child_env = {
         "SANIC_KEEP_ALIVE_TIMEOUT": SANIC_KEEP_ALIVE_SECONDS,
-        **os.environ,
+        **child_environment(),
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "SUPPORTBOT_DATA_DIR": str(data_directory),
@@ -183,10 +218,11 @@ def start_bot(
         # (2 replicas on 2 cores: 12.5 msgs/s at 100 conversations, 22.8 with one thread each).
         threads = str(max(1, (os.cpu_count() or 1) // len(replica_ports)))
         child_env.setdefault("OMP_NUM_THREADS", threads)
+    credentials_file = credentials or root / "credentials.yml"
     rasa_args = [
         sys.executable, "-m", "rasa", "run", "--enable-api",
         "--model", str(model), "--endpoints", "ENDPOINTS",
-        "--credentials", str(credentials or root / "credentials.yml"),
+        "--credentials", str(credentials_file),
         "--port", str(rasa_port), "--interface", "127.0.0.1",
     ]  # fmt: skip
     if child_env.get("RASA_AUTH_TOKEN"):
@@ -200,6 +236,9 @@ def start_bot(
     )
     run_endpoints = prepare_endpoints(endpoints, bot.actions_url, data_directory / "run", data_directory)
     rasa_args[rasa_args.index("ENDPOINTS")] = str(run_endpoints)
+    # The servers' database: SUPPORTBOT_DATABASE_URL, or (as bot.settings) customers.db in their data dir.
+    database = child_env.get("SUPPORTBOT_DATABASE_URL") or f"sqlite:///{data_directory / 'customers.db'}"
+    upgrade_database(database)
     try:
         bot.start(
             "actions",
@@ -211,26 +250,20 @@ def start_bot(
                 args = [*rasa_args]
                 args[args.index("--port") + 1] = str(port)
                 bot.start(f"rasa-{number}", args, f"http://127.0.0.1:{port}/status", timeout)
-            balancer = [sys.executable, "-m", "bot", "balance", "--port", str(rasa_port)]
-            for port in replica_ports:
-                balancer += ["--replica", f"http://127.0.0.1:{port}"]
-            bot.start("balancer", balancer, f"{bot.rasa_url}/_balancer/health", timeout)
+            bot.front = FrontPorts(rasa_port, api_port or free_port(), front_stats_port or free_port())
+            bot.api_url = bot.front.api_url
+            replicas = [f"127.0.0.1:{port}" for port in replica_ports]
+            front_env = front_environment(child_env, bot.front, replicas)
+            bot.start("front", front_command(), bot.front.health_url, timeout, front_env)
         else:
             bot.start("rasa", rasa_args, f"{bot.rasa_url}/status", timeout)
-        if metrics_port is not None:
-            bot.metrics_url = f"http://127.0.0.1:{metrics_port}"
+        if worker_port is not None:
+            bot.relay_url = bot.metrics_url = f"http://127.0.0.1:{worker_port}"
             bot.start(
-                "metrics",
-                [sys.executable, "-m", "bot", "metrics", "--port", str(metrics_port),
-                 "--endpoints", str(run_endpoints)],
-                f"{bot.metrics_url}/health", timeout,
-            )  # fmt: skip
-        if relay_port is not None:
-            bot.relay_url = f"http://127.0.0.1:{relay_port}"
-            bot.start(
-                "relay",
-                [sys.executable, "-m", "bot", "relay", "--port", str(relay_port),
-                 "--endpoints", str(run_endpoints), "--rasa-url", bot.rasa_url],
+                "worker",
+                [sys.executable, "-m", "bot", "worker", "--port", str(worker_port),
+                 "--endpoints", str(run_endpoints), "--credentials", str(credentials_file),
+                 "--rasa-url", bot.api_url],
                 f"{bot.relay_url}/health", timeout,
             )  # fmt: skip
     except BaseException:

@@ -12,17 +12,18 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
 
-from bot.settings import cache_dir, project_root
+from bot.settings import cache_dir, child_environment, data_dir, project_root
+from bot.training_log import TrainingProgress, tail, warnings_worth_showing
 
 
 class TrainingError(RuntimeError):
-    """``rasa train`` failed; its output was printed above."""
+    """``rasa train`` failed; the message ends with the last lines of its log."""
 
 
 def training_data_files(data_dir: Path | None = None) -> list[Path]:
@@ -66,36 +67,43 @@ def _train(files: list[Path], target: Path, *, nlu_only: bool, quiet: bool) -> N
     root = project_root()
     staging = target.parent / f".training-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    data_dir = staging / "data"
-    data_dir.mkdir(parents=True)
+    staged = staging / "data"
+    staged.mkdir(parents=True)
     for index, path in enumerate(files):  # one folder, so Rasa sees exactly these files
-        shutil.copyfile(path, data_dir / f"{index:03d}-{path.name}")
+        shutil.copyfile(path, staged / f"{index:03d}-{path.name}")
     command = [
         sys.executable, "-m", "rasa", "train", *(["nlu"] if nlu_only else []),
         "--config", str(root / "config.yml"),
         *([] if nlu_only else ["--domain", str(root / "domain.yml")]),
-        *(["--nlu"] if nlu_only else ["--data"]), str(data_dir),
+        *(["--nlu"] if nlu_only else ["--data"]), str(staged),
         "--out", str(staging), "--fixed-model-name", "model",
     ]  # fmt: skip
     what = "NLU model" if nlu_only else "model (NLU + dialogue)"
-    print(f"==> training the {what}: data or config changed (about 1-2 minutes)", flush=True)
-    started = time.monotonic()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    result = subprocess.run(
-        command,
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL if quiet else None,
-        stderr=subprocess.DEVNULL if quiet else None,
-        check=False,
-    )
-    trained = staging / "model.tar.gz"
-    if result.returncode != 0 or not trained.exists():
+    log_path = data_dir() / "logs" / f"train-{'nlu' if nlu_only else 'full'}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(os.devnull, "w") if quiet else nullcontext(sys.stdout) as out, log_path.open("w") as log:
+        with TrainingProgress(
+            f"training the {what}: data or config changed, about 1-2 minutes", log, out
+        ) as run:
+            child = subprocess.Popen(
+                command, cwd=root, env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            assert child.stdout is not None
+            for raw in child.stdout:  # bytes split on "\n" only: tqdm's "\r" updates stay one line
+                run.feed(raw.decode("utf-8", "replace"))
+            returncode = child.wait()
+        trained = staging / "model.tar.gz"
+        if returncode != 0 or not trained.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+            log.flush()
+            raise TrainingError(
+                f"rasa train failed (exit {returncode}); the last lines of {log_path}:\n{tail(log_path)}"
+            )
+        trained.replace(target)  # atomic: a half-written model is never picked up
         shutil.rmtree(staging, ignore_errors=True)
-        raise TrainingError(f"rasa train failed (exit {result.returncode}); see the output above")
-    trained.replace(target)  # atomic: a half-written model is never picked up
-    shutil.rmtree(staging, ignore_errors=True)
-    print(f"==> trained in {time.monotonic() - started:.0f} s: {target}", flush=True)
+        print(f"==> trained in {run.seconds:.0f} s (full output: {log_path})", file=out, flush=True)
+        for warning in warnings_worth_showing(run.lines):
+            print(f"    warning: {warning}", file=out, flush=True)
 
 
 def shipped_fallback_threshold(config_file: Path | None = None) -> float:

@@ -3,8 +3,10 @@
 #
 # Rasa Open Source 3.6.21 declares Python < 3.11 and some of its pins only apply under
 # `python_version < "3.11"` markers, so a plain `pip install rasa` on 3.11 goes wrong.
-# The recipe below (verified on Python 3.11): install Rasa's dependency list resolved for
-# 3.11 under our constraints, then rasa + rasa-sdk themselves without dependency checks.
+# The recipe (verified on Python 3.11) is two pip commands, the same a user can type:
+#   1. rasa + rasa-sdk themselves without their metadata (requirements/rasa.txt);
+#   2. the bot with every dependency (pyproject.toml lists Rasa's, resolved for 3.11)
+#      under requirements/constraints.txt, the one place for the pins Rasa needs on 3.11.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,14 +46,10 @@ step() {
 }
 
 echo "Installing into $VENV (first time: about 5 minutes, ~3 GB; log: $LOG)"
-step "Rasa 3.6 dependencies (TensorFlow 2.12, ...)" \
-  "${PIP[@]}" install -r requirements/rasa-deps.txt -c requirements/constraints.txt
-step "rasa 3.6.21 and rasa-sdk 3.6.2" \
-  "${PIP[@]}" install --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
-step "NLU embeddings (torch CPU, sentence-transformers) and test tools" \
-  "${PIP[@]}" install -r requirements/project.txt -c requirements/constraints.txt
-step "the bot package (editable)" \
-  "${PIP[@]}" install --no-deps -e .
+step "rasa 3.6.21 and rasa-sdk 3.6.2 (without their Python < 3.11 metadata)" \
+  "${PIP[@]}" install --no-deps --ignore-requires-python -r requirements/rasa.txt
+step "the bot (editable) and its dependencies: TensorFlow 2.12, torch CPU, test tools" \
+  "${PIP[@]}" install -c requirements/constraints.txt -e ".[test]"
 if command -v npm >/dev/null 2>&1; then
   step "web chat assets (socket.io client, npm ci)" \
     npm ci --prefix web --no-audit --no-fund --silent
@@ -61,4 +59,4 @@ fi
 step "import check" \
   "$VENV/bin/python" -c "import rasa, rasa_sdk, sentence_transformers, bot.nlu.sentence_featurizer"
 echo "$want" > "$STAMP"
-echo "==> installed: $("$VENV/bin/rasa" --version 2>/dev/null | grep -m1 'Rasa Version' | tr -s ' ')"
+echo "==> installed rasa $("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("rasa"))')"

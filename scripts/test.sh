@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
 ./scripts/ensure-browser.sh
+./scripts/ensure-haproxy.sh  # the production front (tests/test_production_replicas.py)
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -20,7 +20,7 @@ from actions.profile import ActionDescribePlans, ActionGreet
 from actions.returns import ActionCheckReturn, ActionRefundStatus
 from actions.troubleshooting import ActionTroubleshootResult, ValidateTroubleshootForm
 from bot.customers import CustomerStore
-from tests.helpers import DOMAIN, bot, tracker, user
+from tests.support.trackers import DOMAIN, bot, tracker, user
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ import yaml
 from rasa.core.channels import BUILTIN_CHANNELS
 from rasa.shared.utils.common import class_from_module_path
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 CREDENTIALS = (ROOT / "credentials.yml").read_text(encoding="utf-8")
 

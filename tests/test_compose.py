@@ -1,19 +1,25 @@
-"""docker-compose.yml describes the production topology the native script runs.
+"""docker-compose.yml and the native production start run the same front: deploy/haproxy.cfg.
 
-Docker does not run on the CI machines, so these checks read the file: the services the
-issue asks for exist with health checks, every variable Rasa's production endpoints file
-needs is set, and every ``python -m bot`` command parses with the real CLI.
+Docker does not run on the CI machines, so these checks read the file: compose mounts
+the one haproxy.cfg the native start runs, and HAProxy itself accepts that file with
+compose's environment and with the native one; the services exist with health checks,
+the worker reaches Rasa's API through the internal frontend, and every variable Rasa's
+production endpoints file needs is set.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.cli import build_parser
-from tests.conftest import ROOT
+from bot.front import FrontPorts, FrontSetupError, config_path, front_command, front_environment
+from tests.support import ROOT
+from tests.support.services import require_haproxy
 
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -25,35 +31,64 @@ def bot_command(service: str) -> list[str]:
     return command[3:]
 
 
-def test_two_rasa_replicas_behind_the_balancer_with_every_service_health_checked() -> None:
-    assert {
-        "postgres",
-        "redis",
-        "rabbitmq",
-        "actions",
-        "rasa-1",
-        "rasa-2",
-        "balancer",
-        "metrics",
-        "relay",
-    } <= set(SERVICES)
-    assert all("healthcheck" in service for service in SERVICES.values())
+def test_compose_and_the_native_start_run_the_same_haproxy_cfg_and_haproxy_accepts_both() -> None:
+    binary = require_haproxy()
+    front = SERVICES["haproxy"]
+    assert front["image"].startswith("haproxy:2.")
+    assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in front["volumes"]
+    assert config_path() == ROOT / "deploy" / "haproxy.cfg"
+    assert front_command(binary)[1:] == ["-f", str(config_path()), "-db"]
+    compose = {name: str(value) for name, value in front["environment"].items()}
+    assert compose["HAPROXY_STATS_BIND"].startswith("127.0.0.1:")  # stats never leave the container
+    assert front["ports"] == [f"5005:{compose['HAPROXY_PUBLIC_BIND'].rsplit(':', 1)[1]}"]  # public only
+    native = front_environment({}, FrontPorts(5005, 5008, 5009), ["127.0.0.1:5015", "127.0.0.1:5025"])
+    assert all(native[name].startswith("127.0.0.1:") for name in native if name.startswith("HAPROXY_"))
+    for env in (native, compose):
+        checked = subprocess.run(
+            [binary, "-c", "-f", str(config_path())], env=env, capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    with pytest.raises(FrontSetupError, match=r"--replicas 2\.\.4"):
+        front_environment({}, FrontPorts(5005, 5008, 5009), ["127.0.0.1:5015"] * 5)
+    for script in ("test.sh", "run-production.sh"):  # both install HAProxy when it is missing
+        assert "./scripts/ensure-haproxy.sh" in (ROOT / "scripts" / script).read_text(), script
+
+
+def test_two_rasa_replicas_behind_haproxy_with_every_service_health_checked() -> None:
+    wanted = {"postgres", "redis", "rabbitmq", "actions", "rasa-1", "rasa-2", "haproxy", "worker"}
+    assert wanted <= set(SERVICES)
+    assert all("healthcheck" in service for name, service in SERVICES.items() if name != "migrate")
     assert SERVICES["rasa-1"]["command"] == SERVICES["rasa-2"]["command"]
     assert "endpoints.production.yml" in SERVICES["rasa-1"]["command"][-1]
-    balance = build_parser().parse_args(bot_command("balancer"))
-    assert balance.replica == ["http://rasa-1:5005", "http://rasa-2:5005"]
-    assert SERVICES["balancer"]["ports"] == ["5005:5005"]
-    relay = build_parser().parse_args(bot_command("relay"))
-    assert relay.rasa_url == "http://balancer:5005"  # agent replies go through the balancer too
-    metrics = build_parser().parse_args(bot_command("metrics"))
-    assert str(metrics.endpoints) == "endpoints.production.yml"
+    front = SERVICES["haproxy"]["environment"]
+    assert [front["RASA_1"], front["RASA_2"]] == ["rasa-1:5005", "rasa-2:5005"]
+    assert "ports" not in SERVICES["rasa-1"]  # customers reach the replicas only through the front
+    worker = build_parser().parse_args(bot_command("worker"))
+    api_port = front["HAPROXY_API_BIND"].rsplit(":", 1)[1]
+    assert worker.rasa_url == f"http://haproxy:{api_port}"  # agent replies: the internal frontend
+    assert str(worker.endpoints) == "endpoints.production.yml"
 
 
 def test_every_variable_the_production_endpoints_need_is_set_for_rasa_and_the_consumers() -> None:
     needed = set(re.findall(r"\$\{(\w+)\}", (ROOT / "endpoints.production.yml").read_text()))
     assert {"RABBITMQ_QUEUE", "RABBITMQ_METRICS_QUEUE", "REDIS_HOST", "DB_HOST"} <= needed
-    for name in ("rasa-1", "rasa-2", "relay", "metrics"):
+    for name in ("rasa-1", "rasa-2", "worker"):
         environment = SERVICES[name]["environment"]
         wanted = needed if name.startswith("rasa") else needed - {"ACTION_ENDPOINT_URL"}  # Rasa's only
         assert wanted <= set(environment), (name, wanted - set(environment))
     assert SERVICES["rasa-1"]["environment"]["WEBCHAT_REDIS_URL"].startswith("redis://redis:")
+    assert (
+        SERVICES["haproxy"]["environment"]["RASA_AUTH_TOKEN"]
+        == SERVICES["rasa-1"]["environment"]["RASA_AUTH_TOKEN"]
+    )  # the health check of /status authenticates like the replicas expect
+
+
+def test_the_schema_is_migrated_once_before_the_services_that_use_the_database() -> None:
+    migrate = SERVICES["migrate"]
+    assert build_parser().parse_args(migrate["command"][3:]).func.__name__ == "cmd_db_upgrade"
+    assert (
+        migrate["environment"]["SUPPORTBOT_DATABASE_URL"]
+        == SERVICES["worker"]["environment"]["SUPPORTBOT_DATABASE_URL"]
+    )
+    for name in ("actions", "worker"):
+        assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}

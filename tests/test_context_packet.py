@@ -6,7 +6,7 @@ import json
 
 from bot.context import build_context_packet
 from bot.customers import CustomerStore
-from tests.helpers import bot, user
+from tests.support.trackers import bot, user
 
 
 def test_packet_has_profile_orders_history_transcript_and_slots(store: CustomerStore) -> None:

@@ -91,16 +91,14 @@ def test_get_me_over_both_hostnames(fake: FakeX, client: tweepy.Client) -> None:
     # A request signed for api.x.com (X's newer hostname) verifies too.
     session = requests.Session()
     session.mount("https://api.x.com/", RewriteAdapter(fake.base_url))
-    auth = OAuth1(fake.consumer_key, fake.consumer_secret, fake.access_token, fake.access_token_secret)
+    keys = fake.keys
+    auth = OAuth1(keys.consumer_key, keys.consumer_secret, keys.access_token, keys.access_token_secret)
     response = session.get("https://api.x.com/2/users/me", params={"user.fields": "id"}, auth=auth)
     assert response.status_code == 200
     assert response.json() == {
         "data": {"id": fake.brand_id, "name": "Hearthlink Support", "username": "hearthlink"}
     }
-    assert [(c.key, c.method, c.path, c.status) for c in fake.api_calls("users_me")] == [
-        ("users_me", "GET", "/2/users/me", 200),
-        ("users_me", "GET", "/2/users/me", 200),
-    ]
+    assert [(c.endpoint, c.status) for c in fake.api_calls("users_me")] == [("users_me", 200)] * 2
 
 
 def test_mentions_since_id_expansions_and_pagination(fake: FakeX, client: tweepy.Client) -> None:
@@ -128,13 +126,12 @@ def test_mentions_since_id_expansions_and_pagination(fake: FakeX, client: tweepy
     nothing = client.get_users_mentions(fake.brand_id, since_id=second["id"], user_auth=True)
     assert (nothing.data, nothing.meta) == (None, {"result_count": 0})
 
-    third = fake.add_mention(CUSTOMER, "@hearthlink hello again", in_reply_to=first["id"])
+    third = fake.add_mention(CUSTOMER, "@hearthlink hello again")
     fresh = client.get_users_mentions(
         fake.brand_id, since_id=second["id"], expansions=["author_id"], user_auth=True
     )
     assert [t.id for t in fresh.data] == [int(third["id"])]
     assert [u.id for u in fresh.includes["users"]] == [int(CUSTOMER)]
-    assert third["conversation_id"] == first["id"] and third["in_reply_to_user_id"] == CUSTOMER
 
     for n in range(4):
         fake.add_mention(OTHER, f"spam {n}")
@@ -155,7 +152,7 @@ def test_dm_events_page_newest_first_and_include_the_brands_own(fake: FakeX, cli
     sent_in = [fake.add_dm(CUSTOMER, f"message {n}") for n in range(4)]
     fake.add_dm(OTHER, "photo", attachments={"media_keys": ["3_99"]})
     created = client.create_direct_message(participant_id=CUSTOMER, text="We are on it!", user_auth=True)
-    assert created.data["dm_conversation_id"] == fake.conversation_id(CUSTOMER)
+    assert created.data["dm_conversation_id"] == fake.records.conversation_id(CUSTOMER)
 
     fields = ["sender_id", "created_at", "dm_conversation_id", "attachments"]
     first = client.get_direct_message_events(dm_event_fields=fields, max_results=2, user_auth=True)
@@ -177,14 +174,13 @@ def test_dm_events_page_newest_first_and_include_the_brands_own(fake: FakeX, cli
     assert len(pages) == 3 and "next_token" not in pages[-1].meta
     assert ids == sorted(ids, reverse=True) and len(ids) == 6
     assert ids[-4:] == [int(e["id"]) for e in reversed(sent_in)]
-    assert all(e.dm_conversation_id == fake.conversation_id(CUSTOMER) for p in pages for e in p.data[:1])
+    assert all(
+        e.dm_conversation_id == fake.records.conversation_id(CUSTOMER) for p in pages for e in p.data[:1]
+    )
 
     # Defaults only: no sender unless asked, exactly as X (a classic polling bug).
     bare = client.get_direct_message_events(max_results=1, user_auth=True)
     assert set(bare.data[0].data) == {"id", "event_type", "text"}
-
-    expanded = client.get_direct_message_events(expansions=["sender_id"], max_results=3, user_auth=True)
-    assert {u.username for u in expanded.includes["users"]} == {"hearthlink", "bob", "alice"}
 
     with pytest.raises(tweepy.errors.BadRequest, match="pagination_token"):
         client.get_direct_message_events(pagination_token="not-a-token", user_auth=True)
@@ -195,9 +191,7 @@ def test_create_direct_message_records_and_rejects_over_10000_chars(
 ) -> None:
     response = client.create_direct_message(participant_id=CUSTOMER, text="Hello Alice", user_auth=True)
     assert set(response.data) == {"dm_conversation_id", "dm_event_id"}
-    client.create_direct_message(
-        dm_conversation_id=fake.conversation_id(OTHER), text="Hi Bob", user_auth=True
-    )
+    client.create_direct_message(participant_id=OTHER, text="Hi Bob", user_auth=True)
 
     assert [(d["participant_id"], d["text"]) for d in fake.sent_dms()] == [
         (CUSTOMER, "Hello Alice"),
@@ -281,9 +275,6 @@ def test_server_errors_and_outage(fake: FakeX, client: tweepy.Client) -> None:
     fake.set_down(False)
     assert client.get_me(user_auth=True).data.username == "hearthlink"
 
-    with pytest.raises(ValueError, match="unknown endpoint key"):
-        fake.fail("users.me")
-
 
 def test_authentication_is_checked_like_x(fake: FakeX, client: tweepy.Client) -> None:
     missing = requests.get(f"{fake.base_url}/2/users/me", timeout=5)
@@ -305,7 +296,7 @@ def test_authentication_is_checked_like_x(fake: FakeX, client: tweepy.Client) ->
 
     with pytest.raises(tweepy.errors.NotFound):
         client.get_tweet(1, user_auth=True)
-    assert fake.api_calls("unknown")[0].path == "/2/tweets/1"
+    assert fake.api_calls("unknown")[0].status == 404  # GET /2/tweets/:id: the bot never reads tweets
 
 
 # ---------------------------------------------------------------------- webhooks (X -> app)
@@ -327,7 +318,7 @@ class WebhookApp:
 
 @pytest.fixture
 def webhook_app(fake: FakeX) -> Iterator[tuple[str, WebhookApp]]:
-    app = WebhookApp(fake.consumer_secret)
+    app = WebhookApp(fake.keys.consumer_secret)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -371,10 +362,6 @@ def test_crc_check(fake: FakeX, webhook_app: tuple[str, WebhookApp]) -> None:
     assert token and app.crc_queries[0]["crc_token"] == [token] and "nonce" in app.crc_queries[0]
     assert status == 200 and body == {"response_token": fake.expected_crc_response(token)}
     assert fake.expected_crc_response("abc") == reference_signature("fake-consumer-secret", b"abc")
-    assert fake.crc_check(url, "fixed-token") == (
-        200,
-        {"response_token": fake.expected_crc_response("fixed-token")},
-    )
 
 
 def test_deliver_dm_is_signed_and_shaped_like_account_activity(
@@ -406,49 +393,24 @@ def test_deliver_dm_is_signed_and_shaped_like_account_activity(
     assert fake.deliver_raw(url, b'{"for_user_id": "1"')[0] == 403  # unsigned
     assert "x-twitter-webhooks-signature" not in app.received[-1][0]
     assert fake.deliver_raw(url, b"not json", fake.sign(b"not json"))[0] == 200
-    assert [d.kind.split()[0] for d in fake.deliveries()] == ["dm", "dm", "dm", "raw", "raw"]
 
 
-def test_deliver_mention_and_own_dm_echo(
-    fake: FakeX, client: tweepy.Client, webhook_app: tuple[str, WebhookApp]
-) -> None:
+def test_own_dm_echo(fake: FakeX, client: tweepy.Client, webhook_app: tuple[str, WebhookApp]) -> None:
     url, app = webhook_app
-    assert fake.deliver_mention(url, CUSTOMER, "help please", tweet_id="1700000000000000000")[0] == 200
-    payload = json.loads(app.received[-1][1])
-    assert app.received[-1][2] and payload["for_user_id"] == fake.brand_id
-    (tweet,) = payload["tweet_create_events"]
-    assert tweet["id_str"] == "1700000000000000000" and tweet["text"] == "@hearthlink help please"
-    assert tweet["user"]["id_str"] == CUSTOMER and tweet["user"]["screen_name"] == "alice"
-    assert tweet["in_reply_to_status_id_str"] is None
-    assert tweet["entities"]["user_mentions"][0]["id_str"] == fake.brand_id
-    assert tweet["entities"]["user_mentions"][0]["screen_name"] == "hearthlink"
-    # The delivered mention exists on the API side too, so the channel can reply to it.
-    client.create_tweet(text="On it!", in_reply_to_tweet_id="1700000000000000000", user_auth=True)
-
-    sent = client.create_direct_message(participant_id=CUSTOMER, text="Thanks, Alice", user_auth=True)
-    assert fake.deliver_own_dm(url, "Thanks, Alice", event_id=sent.data["dm_event_id"])[0] == 200
+    client.create_direct_message(participant_id=CUSTOMER, text="Thanks, Alice", user_auth=True)
+    assert fake.deliver_own_dm(url, "typed by an agent in the X app")[0] == 200
     echo = json.loads(app.received[-1][1])["direct_message_events"][0]
-    assert echo["id"] == sent.data["dm_event_id"]
     assert echo["message_create"]["sender_id"] == fake.brand_id
-    assert echo["message_create"]["target"]["recipient_id"] == CUSTOMER
-    assert len(fake.sent_dms()) == 1
-
-    fake.deliver_own_dm(url, "typed by an agent in the X app", recipient_id=OTHER)
-    assert json.loads(app.received[-1][1])["direct_message_events"][0]["message_create"]["sender_id"] == (
-        fake.brand_id
-    )
-    assert len(fake.sent_dms()) == 1 and len(fake.dm_events()) == 2
+    assert echo["message_create"]["target"]["recipient_id"] == CUSTOMER  # the last customer DMed
+    assert app.received[-1][2]
+    assert [d["text"] for d in fake.sent_dms()] == ["Thanks, Alice"]  # typed in the X app: not ours
 
 
-def test_wait_for_and_reset(fake: FakeX, client: tweepy.Client) -> None:
-    threading.Timer(0.05, lambda: fake.add_dm(CUSTOMER, "late")).start()
-    assert fake.wait_for(lambda: fake.dm_events(), timeout=2)[0]["text"] == "late"
+def test_wait_for_reports_state_on_timeout(fake: FakeX, client: tweepy.Client) -> None:
+    late = threading.Timer(0.05, lambda: client.create_direct_message(participant_id=CUSTOMER, text="late",
+                                                                      user_auth=True))  # fmt: skip
+    late.start()
+    assert fake.wait_for(lambda: fake.sent_dms(), timeout=5)[0]["text"] == "late"
     fake.add_mention(CUSTOMER, "shown in failure reports")
     with pytest.raises(AssertionError, match="shown in failure reports"):
-        fake.wait_for(lambda: fake.sent_dms(), timeout=0.05)
-
-    fake.rate_limit("users_me")
-    fake.reset()
-    assert fake.dm_events() == [] and fake.calls == [] and fake.posted_tweets() == []
-    assert client.get_me(user_auth=True).data.id == int(fake.brand_id)
-    assert fake.user(CUSTOMER) == {"id": CUSTOMER, "name": "Alice Example", "username": "alice"}
+        fake.wait_for(lambda: fake.posted_tweets(), timeout=0.05)

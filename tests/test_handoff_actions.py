@@ -13,8 +13,8 @@ import pytest
 from actions.handoff import ActionFallback, ActionHandoff, ActionHandoffUnanswered, ActionSaveFollowup
 from bot.customers import CustomerStore
 from bot.handoff.store import POST_CARD, POST_THREAD, HandoffStore
-from tests.conftest import write_business_file
-from tests.helpers import user
+from tests.support.bot import write_business_file
+from tests.support.trackers import user
 from tests.test_actions import responses, run
 
 CLOSED = {"business_hours": {"timezone": "UTC", "days": ["mon"], "open": "00:00", "close": "00:01"}}

@@ -16,7 +16,9 @@ import requests
 
 from bot.chat import send
 from bot.processes import BotProcesses
-from tests.conftest import NO_SLACK, whole_bot
+from tests.support.bot import NO_SLACK, whole_bot
+
+XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +67,13 @@ def test_a_handoff_end_to_end_in_the_local_inbox(bot: BotProcesses) -> None:
     thread = wait_for(lambda: [m for h in inbox(bot) if h["id"] == handoff["id"] for m in h["thread"]
                                if "hello?" in m["text"]])  # fmt: skip
     assert "4111 1111 1111 1111" not in thread[0]["text"]
+    # Plain text, not Slack mrkdwn: what the customer wrote, redacted, with no entities or emoji codes.
+    assert thread[0]["author"] == "customer" and thread[0]["text"] == "hello? my card is [card •••• 1111]"
+    assert say(bot, "maria", XSS) == ""
+    attack = wait_for(lambda: [m for h in inbox(bot) if h["id"] == handoff["id"] for m in h["thread"]
+                               if "onerror" in m["text"]])  # fmt: skip
+    assert attack[0]["text"] == XSS  # shown as the text it is; the page puts it in a text node
+    assert "&lt;" not in requests.get(f"{bot.relay_url}/inbox/api/handoffs", timeout=10).text
 
     assert act(bot, handoff["id"], "reply", agent="Alex", text="Hi Maria, Alex here.").json() == {
         "outcome": "relayed"

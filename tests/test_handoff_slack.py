@@ -19,11 +19,12 @@ import requests
 
 from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
-from bot.handoff.blocks import CLAIM, RESOLVE, TRANSCRIPT
+from bot.handoff.desks.slack import CLAIM, RESOLVE, TRANSCRIPT
+from bot.migrations import upgrade
 from bot.processes import BotProcesses
-from tests.conftest import whole_bot, write_business_file
 from tests.fakes.slack import FakeSlack
-from tests.webchat import WebChatCustomer
+from tests.support.bot import whole_bot, write_business_file
+from tests.support.webchat import WebChatCustomer
 
 CHANNEL = "C0HANDOFF"
 CLAIM_TIMEOUT_MINUTES = 0.5  # short, so the "nobody came" path can be tested
@@ -46,6 +47,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def customers(data_dir: Path) -> CustomerStore:
     store = CustomerStore(f"sqlite:///{data_dir / 'customers.db'}")
+    upgrade(store.url)
     load_demo_data(store)
     return store
 
@@ -326,7 +328,7 @@ def test_restart_during_a_handoff_loses_nothing(
     bot.stop_one("rasa")  # the customer's side is down: replies must wait in the outbox
     status, _, _ = slack.post_thread_reply(events_url(bot), CHANNEL, card["ts"], "USAM", "Still with you!")
     assert status == 200
-    bot.restart("relay")
+    bot.restart("worker")  # the relay runs in the worker
     bot.restart("rasa")
     slack.wait_for(
         lambda: any(e.get("text") == "Still with you!" for e in tracker(bot, "web-restart-1")["events"]),

@@ -18,7 +18,7 @@ from bot.handoff.store import (
     HandoffStore,
 )
 from bot.outbox import OutboxRecord, OutboxWorker, RetryLater, utcnow
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 @pytest.fixture
@@ -131,12 +131,6 @@ def test_a_leased_item_is_not_given_to_a_second_worker(handoffs: HandoffStore) -
     assert second.take_due() == []  # another process's worker: the item is leased
 
 
-def test_cursor_survives_a_new_store_object(handoffs: HandoffStore, store: CustomerStore) -> None:
-    assert handoffs.cursor("x") == 0
-    handoffs.set_cursor("x", 42)
-    assert HandoffStore(store).cursor("x") == 42
-
-
 def test_outbox_worker_delivers_in_order_and_honours_retry_after(handoffs: HandoffStore) -> None:
     open_one(handoffs, "a")
     for n in range(3):
@@ -175,5 +169,5 @@ def test_business_hours_and_their_wording() -> None:
     assert not hours.is_open(monday_9_london.replace(hour=21))
     assert not hours.is_open(datetime(2026, 11, 22, 12, tzinfo=timezone.utc))  # Sunday
     assert hours.describe() == "Mon–Fri 08:00–20:00 (Europe/London time)"
-    shipped = load_business_settings(ROOT / "nlu_data" / "business.yml").handoff
+    shipped = load_business_settings(ROOT / "business.yml").handoff
     assert shipped.claim_timeout == timedelta(minutes=5) and shipped.internal_note_prefix == "//"

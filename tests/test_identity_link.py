@@ -6,7 +6,7 @@ import pytest
 
 from actions.orders import ActionOrderStatus, ActionVerifyIdentity
 from bot.customers import CustomerStore
-from tests.helpers import user
+from tests.support.trackers import user
 from tests.test_actions import responses, run
 
 

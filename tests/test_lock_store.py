@@ -16,7 +16,7 @@ from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.lock_store import AtomicRedisLockStore
-from tests.conftest import require_service
+from tests.support.services import require_service
 
 REDIS_DB = 5  # a database of its own, flushed by nobody else
 

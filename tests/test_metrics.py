@@ -45,7 +45,6 @@ def test_each_event_moves_the_counters_a_support_lead_reads() -> None:
 
 def test_an_event_delivered_twice_is_counted_once(store: CustomerStore) -> None:
     metrics = MetricsStore(store)
-    metrics.create_schema()
     message = user("hi", "greet")
     assert metrics.record("c1", message) is True
     assert metrics.record("c1", message) is False  # a redelivery
@@ -114,7 +113,6 @@ def test_the_service_counts_what_rasa_published_to_its_sql_broker_and_serves_it(
 @pytest.mark.parametrize("days", ["1", "400"])
 def test_daily_report_is_per_day_with_rates(store: CustomerStore, days: str) -> None:
     metrics = MetricsStore(store)
-    metrics.create_schema()
 
     async def scenario() -> dict[str, Any]:
         import time

@@ -1,40 +1,44 @@
 """The production topology on this machine, as ``./scripts/run-production.sh`` starts it:
-two Rasa replicas sharing PostgreSQL and Redis behind the balancer, RabbitMQ as the event
-broker, and the handoff relay and the metrics service consuming it.
+two Rasa replicas sharing PostgreSQL and Redis behind HAProxy (deploy/haproxy.cfg),
+RabbitMQ as the event broker, and the worker (handoff relay and metrics) consuming it.
 
 Everything is real: Rasa with ``endpoints.production.yml`` (SQL tracker store on
-PostgreSQL, Redis lock store, Pika event broker), the balancer, the action server, the
-relay, the metrics service, a Socket.IO web-chat client. Under ``CI=true`` a missing
-PostgreSQL, Redis or RabbitMQ fails the test instead of skipping it.
+PostgreSQL, Redis lock store, Pika event broker), HAProxy, the action server, the
+worker (relay and metrics), a Socket.IO web-chat client. Under ``CI=true`` a missing
+PostgreSQL, Redis, RabbitMQ or haproxy fails the test instead of skipping it.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
+from bot.channels.webchat import websocket_works
 from bot.chat import send
 from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
+from bot.front import ReplicaState, read_replica_states
+from bot.migrations import upgrade
 from bot.processes import BotProcesses, free_port, start_bot
-from bot.production import production_env
-from tests.conftest import (
-    NO_SLACK,
-    ROOT,
+from bot.production_stores import production_env
+from tests.support import ROOT
+from tests.support.bot import NO_SLACK
+from tests.support.services import (
     delete_rabbitmq_queues,
     fresh_postgres_database,
+    require_haproxy,
     require_service,
     restart_rabbitmq,
 )
-from tests.webchat import WebChatCustomer
+from tests.support.webchat import WebChatCustomer
 
 QUESTIONS = ["hi", "how long does delivery take?", "what payment methods do you accept?", "thanks", "bye"]
 
@@ -48,36 +52,50 @@ def postgres_url() -> Iterator[str]:
 
 @dataclass
 class Topology:
-    """The running production topology: ``processes.rasa_url`` is the balancer."""
+    """The running production topology: HAProxy in front of ``replica_urls``."""
 
     processes: BotProcesses
     replica_urls: list[str]
 
     @property
     def balancer_url(self) -> str:
+        """HAProxy's public frontend: what customers' channels call."""
         return self.processes.rasa_url
 
-    def health(self) -> dict[str, Any]:
-        return requests.get(f"{self.balancer_url}/_balancer/health", timeout=10).json()
+    @property
+    def api_url(self) -> str:
+        """HAProxy's internal frontend: Rasa's HTTP API, for the worker."""
+        return self.processes.api_url
 
-    def wait_until_every_replica_is_healthy(self, timeout: float = 15) -> None:
-        """The balancer checks replicas every 2 s: one restarted just now may not count yet."""
+    def replicas(self) -> dict[str, ReplicaState]:
+        """Each replica's URL → its state and request count, from HAProxy's stats CSV."""
+        assert self.processes.front is not None
+        states = read_replica_states(self.processes.front.stats_url)
+        return {f"http://{state.address}": state for state in states}
+
+    def wait_until(self, up: dict[str, bool], timeout: float = 20) -> None:
+        """HAProxy checks replicas every 2 s: one restarted or killed just now may not count yet."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(r["healthy"] for r in self.health()["replicas"]):
+        while time.monotonic() < deadline and {u: self.replicas()[u].up for u in up} != up:
             time.sleep(0.5)
-        assert all(r["healthy"] for r in self.health()["replicas"]), self.health()
+        assert {u: self.replicas()[u].up for u in up} == up, self.replicas()
+
+    def wait_until_every_replica_is_healthy(self, timeout: float = 20) -> None:
+        self.wait_until(dict.fromkeys(self.replica_urls, True), timeout)
 
 
 @pytest.fixture(scope="module")
 def topology(
     trained_model: Path, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Topology]:
-    """What ``./scripts/run-production.sh`` starts: two replicas behind the balancer, the
-    action server, the relay and the metrics service, with this module's own database and
+    """What ``./scripts/run-production.sh`` starts: two replicas behind HAProxy, the
+    action server and the worker (relay and metrics), with this module's own database and
     RabbitMQ queues."""
+    require_haproxy()
     require_service("Redis", "127.0.0.1", 6379)
     require_service("RabbitMQ", "127.0.0.1", 5672)
     data = tmp_path_factory.mktemp("replicas")
+    upgrade(postgres_url)  # as the start command does
     load_demo_data(CustomerStore(postgres_url))
     suffix = uuid.uuid4().hex[:8]
     env = production_env(
@@ -96,8 +114,7 @@ def topology(
         endpoints=ROOT / "endpoints.production.yml",
         rasa_port=free_port(),
         actions_port=free_port(),
-        relay_port=free_port(),
-        metrics_port=free_port(),
+        worker_port=free_port(),
         replica_ports=replica_ports,
         data_directory=data,
         log_dir=data / "logs",
@@ -165,36 +182,38 @@ def test_a_replica_killed_mid_conversation_loses_nothing_the_customer_said(topol
     assert user_texts(url_b, conversation)[-1] == "what payment methods do you accept?"
 
 
-def test_the_balancer_keeps_answering_when_a_replica_dies_and_uses_it_again_when_back(
+def test_haproxy_keeps_answering_when_a_replica_dies_and_uses_it_again_when_back(
     topology: Topology,
 ) -> None:
-    processes, balancer = topology.processes, topology.balancer_url
-    conversations = [f"balanced-{n}-{uuid.uuid4().hex[:6]}" for n in range(8)]
+    processes, front = topology.processes, topology.balancer_url
+    url_a, url_b = topology.replica_urls
+    conversations = [f"balanced-{n}-{uuid.uuid4().hex[:6]}" for n in range(12)]
     topology.wait_until_every_replica_is_healthy()  # the test before restarted rasa-2
+    before = {url: state.requests for url, state in topology.replicas().items()}
     for conversation in conversations:
-        assert send(webhook(balancer), conversation, "hi")
-    served_before = {r["url"]: r["served"] for r in topology.health()["replicas"]}
-    assert all(count > 0 for count in served_before.values()), served_before  # both replicas used
+        assert send(webhook(front), conversation, "hi")
+    served = {url: state.requests - before[url] for url, state in topology.replicas().items()}
+    assert all(count > 0 for count in served.values()), served  # both replicas used
 
     processes.started["rasa-1"].process.kill()
     processes.started["rasa-1"].process.wait()
-    for conversation in conversations:  # half of them lived on the dead replica
-        replies = send(webhook(balancer), conversation, "how long does delivery take?")
+    for conversation in conversations:  # about half of them lived on the dead replica
+        replies = send(webhook(front), conversation, "how long does delivery take?")
         assert any("deliver" in r.get("text", "").lower() for r in replies), replies
-        assert user_texts(topology.replica_urls[1], conversation) == ["hi", "how long does delivery take?"]
-    dead = next(r for r in topology.health()["replicas"] if r["url"] == topology.replica_urls[0])
-    assert dead["healthy"] is False
+        assert user_texts(url_b, conversation) == ["hi", "how long does delivery take?"]
+    topology.wait_until({url_a: False, url_b: True})
 
     processes.restart("rasa-1")
     topology.wait_until_every_replica_is_healthy()
-    before = {r["url"]: r["served"] for r in topology.health()["replicas"]}
+    before = {url: state.requests for url, state in topology.replicas().items()}
     for conversation in conversations:
-        assert send(webhook(balancer), conversation, "thanks")
-    after = {r["url"]: r["served"] for r in topology.health()["replicas"]}
-    assert after[topology.replica_urls[0]] > before[topology.replica_urls[0]]  # back in rotation
+        assert send(webhook(front), conversation, "thanks")
+    after = {url: state.requests for url, state in topology.replicas().items()}
+    assert after[url_a] > before[url_a]  # back in rotation
 
 
-def test_a_web_chat_session_through_the_balancer_stays_on_one_replica(topology: Topology) -> None:
+def test_a_web_chat_session_through_haproxy_stays_on_one_replica(topology: Topology) -> None:
+    before = {url: state.requests for url, state in topology.replicas().items()}
     customer = WebChatCustomer(topology.balancer_url, f"webchat-lb-{uuid.uuid4().hex[:6]}")
     try:
         for number, question in enumerate(["hi", "how long does delivery take?", "thanks"], start=1):
@@ -203,9 +222,66 @@ def test_a_web_chat_session_through_the_balancer_stays_on_one_replica(topology: 
             while time.monotonic() < deadline and len(customer.texts()) < number:
                 time.sleep(0.1)
             assert len(customer.texts()) >= number, customer.texts()  # long-polling kept its session
-        assert topology.health()["sessions"] >= 1
+        cookie = customer.sio.eio.http.cookies.get("io")  # Rasa's io cookie, prefixed by HAProxy
+        assert cookie is not None and cookie.split("~")[0] in {"rasa1", "rasa2"}, cookie
     finally:
         customer.close()
+    served = {url: state.requests - before[url] for url, state in topology.replicas().items()}
+    assert sorted(count > 0 for count in served.values()) == [False, True], served  # one replica only
+
+
+def test_the_public_front_refuses_rasas_http_api_and_the_internal_front_serves_it(
+    topology: Topology,
+) -> None:
+    """Rasa's API can read any conversation, write into it, or replace the model."""
+    public, api = topology.balancer_url, topology.api_url
+    conversation = f"attack-{uuid.uuid4().hex[:6]}"
+    assert send(webhook(public), conversation, "hi")  # customers' routes work
+    forged = {"event": "bot", "text": "Your refund is approved, reply with your card number"}
+    attacks = [
+        requests.get(f"{public}/conversations/{conversation}/tracker", timeout=10),
+        requests.post(f"{public}/conversations/{conversation}/tracker/events", json=forged, timeout=10),
+        requests.put(f"{public}/model", json={"model_file": "/tmp/evil.tar.gz"}, timeout=10),
+        requests.get(f"{public}/status", timeout=10),
+        requests.get(f"{public}/version", timeout=10),
+    ]
+    for answer in attacks:
+        assert answer.status_code == 404, (answer.request.method, answer.request.url, answer.text)
+        assert "events" not in answer.text and "model_file" not in answer.text
+    sneaky = f"GET /webhooks/../conversations/{conversation}/tracker HTTP/1.1\r\nHost: bot\r\n\r\n"
+    assert _raw(public, sneaky).startswith("HTTP/1.1 404")
+
+    tracker = requests.get(f"{api}/conversations/{conversation}/tracker", timeout=10)
+    assert tracker.status_code == 200
+    texts = [event.get("text") for event in tracker.json()["events"]]
+    assert "hi" in texts and forged["text"] not in texts  # nothing got in through the public side
+    assert requests.get(f"{api}/status", timeout=10).status_code == 200
+
+
+def test_a_websocket_upgrade_through_the_front_reaches_rasa(topology: Topology) -> None:
+    """HAProxy passes the Upgrade on (the old balancer dropped it) and Rasa's own answer comes
+    back. On Python 3.11 with Sanic 21.12 WebSockets are broken, so the web chat refuses the
+    transport (bot/channels/webchat.py) and the widget falls back to long-polling."""
+    handshake = (
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: bot\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    direct = _raw(topology.replica_urls[0], handshake)
+    through_front = _raw(topology.balancer_url, handshake)
+    expected = "HTTP/1.1 101" if websocket_works() else "HTTP/1.1 400"
+    assert direct.startswith(expected), direct
+    assert through_front.startswith(expected), through_front
+    if not websocket_works():
+        assert "Invalid transport" in direct and "Invalid transport" in through_front  # engine.io's words
+
+
+def _raw(url: str, request: str) -> str:
+    """One request sent byte for byte (HTTP clients would normalise the path or refuse Upgrade)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request.encode())
+        return sock.recv(65536).decode(errors="replace")
 
 
 def test_an_agent_reply_appended_on_the_other_replica_reaches_the_web_chat(topology: Topology) -> None:
@@ -296,12 +372,12 @@ def test_metrics_count_every_customer_message_once_across_a_consumer_and_broker_
     assert counted.get(rest, 0) - before.get(rest, 0) == 2
     assert counted["supportbot_conversations_total"] > before.get("supportbot_conversations_total", 0)
 
-    metrics = processes.started["metrics"]
-    processes.stop_one("metrics")  # events wait in its durable queue…
+    worker = processes.started["worker"]  # the metrics consumer runs in the worker
+    processes.stop_one("worker")  # events wait in its durable queue…
     assert send(webhook(topology.balancer_url), conversation, "what payment methods do you accept?")
     assert send(webhook(topology.replica_urls[1]), conversation, "thanks")
     restart_rabbitmq()  # …and survive the broker restarting
-    processes.start("metrics", metrics.args, metrics.health_url)
+    processes.start("worker", worker.args, worker.health_url)
     assert settled(metrics_url).get(rest, 0) - before.get(rest, 0) == 4  # each once, none lost
 
     assert send(webhook(topology.balancer_url), conversation, "bye")  # Rasa reconnected to RabbitMQ

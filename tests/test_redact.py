@@ -1,4 +1,4 @@
-"""Redaction of secrets in customer text (bot.handoff.redact): what goes, what must stay."""
+"""Redaction of secrets in customer text (bot.redact): what goes, what must stay."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.handoff.redact import RedactingFilter, redact
+from bot.redact import RedactingFilter, redact
 
 # Test card numbers published by the card networks / Stripe (all pass Luhn).
 VISA = "4111111111111111"

@@ -20,13 +20,13 @@ from bot.event_stream import (
     EventSource,
     EventSourceError,
     SQLEventStream,
+    consume,
     event_source,
-    follow,
-    follow_rabbitmq,
 )
 from bot.handoff.settings import RelaySettingsError, slack_settings
-from bot.handoff.store import HandoffStore
-from tests.conftest import ROOT, delete_rabbitmq_queues, require_service, restart_rabbitmq
+from bot.stream_cursors import StreamCursors
+from tests.support import ROOT
+from tests.support.services import delete_rabbitmq_queues, require_service, restart_rabbitmq
 
 
 def test_slack_settings_are_all_or_nothing_and_socket_mode_needs_an_app_token() -> None:
@@ -86,7 +86,7 @@ def test_the_relay_reads_what_rasa_published_in_order_and_resumes_after_a_restar
     rasa_broker, url = broker
     for n in range(5):
         rasa_broker.publish({"sender_id": "c1", "event": "user", "text": f"m{n}", "timestamp": 100.0 + n})
-    handoffs = HandoffStore(store)
+    cursors = StreamCursors(store)
     seen: list[str] = []
 
     async def on_event(sender_id: str, event: dict[str, Any]) -> None:
@@ -94,7 +94,8 @@ def test_the_relay_reads_what_rasa_published_in_order_and_resumes_after_a_restar
 
     async def follow_for(seconds: float) -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(follow(SQLEventStream(url), handoffs, on_event, stop, interval=0.05))
+        reading = consume(EventSource("sql", url), on_event, stop, cursors=cursors, interval=0.05)
+        task = asyncio.create_task(reading)
         await asyncio.sleep(seconds)
         stop.set()
         await task
@@ -135,7 +136,7 @@ def test_events_from_rabbitmq_arrive_in_order_and_survive_relay_and_broker_resta
 
     async def consume_for(seconds: float) -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(follow_rabbitmq(url, queue, on_event, stop))
+        task = asyncio.create_task(consume(EventSource("rabbitmq", url, queue), on_event, stop))
         await asyncio.sleep(seconds)
         stop.set()
         await asyncio.wait_for(task, timeout=10)

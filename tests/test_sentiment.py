@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.sentiment import ANGER_THRESHOLD, Sentiment, score
+from bot.business import load_business_settings
+from bot.nlu.sentiment import Sentiment, anger_threshold, score
+from tests.support.bot import write_business_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,7 +117,7 @@ def test_list_sizes() -> None:
 def test_angry(text: str) -> None:
     result = score(text)
     assert result.label == "angry", result
-    assert result.anger >= ANGER_THRESHOLD
+    assert result.anger >= anger_threshold()
     assert result.score == result.anger
 
 
@@ -123,7 +125,7 @@ def test_angry(text: str) -> None:
 def test_not_angry(text: str, label: str | None) -> None:
     result = score(text)
     assert result.label != "angry", result
-    assert result.anger < ANGER_THRESHOLD
+    assert result.anger < anger_threshold()
     if label is not None:
         assert result.label == label, result
 
@@ -241,8 +243,19 @@ def test_bounded_even_when_everything_fires() -> None:
 def test_threshold_is_a_parameter() -> None:
     text = "this is ridiculous"
     assert score(text).label != "angry"
-    assert score(text, anger_threshold=0.3).label == "angry"
-    assert ANGER_THRESHOLD == 0.6
+    assert score(text, threshold=0.3).label == "angry"
+
+
+def test_the_one_threshold_is_business_yml_upset_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert anger_threshold() == load_business_settings(ROOT / "business.yml").handoff.upset_threshold == 0.6
+    text = "this is ridiculous"  # anger 0.45
+    assert score(text).label != "angry"
+    lower = write_business_file(tmp_path / "business.yml", upset_threshold=0.4)
+    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(lower))
+    assert anger_threshold() == 0.4
+    assert score(text).label == "angry"
 
 
 def test_sentiment_is_frozen_and_serialisable() -> None:
@@ -316,20 +329,29 @@ def test_component_loads_without_a_trained_resource(analyzer_class: type, tmp_pa
     assert message.get("sentiment")["label"] == "angry"
 
 
-def test_component_threshold_from_config(analyzer_class: type, tmp_path: Path) -> None:
+def test_component_threshold_is_business_yml_upset_threshold(
+    analyzer_class: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changing the one value changes the label, on a component that is already built."""
     from rasa.shared.nlu.training_data.message import Message
 
-    analyzer = _create(analyzer_class, tmp_path, anger_threshold=0.3)
-    message = Message(data={"text": "this is ridiculous"})
-    analyzer.process([message])
-    assert message.get("sentiment")["label"] == "angry"
+    analyzer = _create(analyzer_class, tmp_path)
+    before = Message(data={"text": "this is ridiculous"})
+    analyzer.process([before])
+    assert before.get("sentiment")["label"] != "angry"
+
+    lower = write_business_file(tmp_path / "business.yml", upset_threshold=0.3)
+    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(lower))
+    after = Message(data={"text": "this is ridiculous"})
+    analyzer.process([after])
+    assert after.get("sentiment")["label"] == "angry"
 
 
-def test_component_rejects_a_bad_threshold(analyzer_class: type, tmp_path: Path) -> None:
+def test_component_refuses_a_second_threshold(analyzer_class: type, tmp_path: Path) -> None:
     from rasa.shared.exceptions import InvalidConfigException
 
-    with pytest.raises(InvalidConfigException):
-        _create(analyzer_class, tmp_path, anger_threshold=2)
+    with pytest.raises(InvalidConfigException, match=r"handoff\.upset_threshold in business\.yml"):
+        _create(analyzer_class, tmp_path, anger_threshold=0.3)
 
 
 def test_component_runs_at_prediction_only(analyzer_class: type) -> None:
@@ -360,3 +382,30 @@ def test_component_runs_at_prediction_only(analyzer_class: type) -> None:
     # the schema is persisted with the class path and must load back to the same class
     schema = type(graph.predict_schema).from_dict(graph.predict_schema.as_dict())
     assert any(node.uses is analyzer_class for node in schema.nodes.values())
+
+
+def test_label_and_policy_share_the_one_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """business.yml handoff.upset_threshold decides both the "angry" label and the handoff."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.policies import UpsetCustomerPolicy
+
+    def decide(text: str) -> tuple[bool, bool]:
+        sentiment = score(text)
+        intent = {"name": "complaint", "confidence": 0.9}
+        parse_data = {"text": text, "intent": intent, "entities": [], "sentiment": sentiment.to_dict()}
+        tracker = DialogueStateTracker.from_events(
+            "maria", [ActionExecuted("action_listen"), UserUttered(text, intent, [], parse_data)]
+        )
+        return sentiment.label == "angry", UpsetCustomerPolicy._should_hand_off(tracker)
+
+    assert decide("this is ridiculous") == (False, False)  # anger 0.45 < 0.6
+    assert decide("f*** this useless company") == (True, True)
+    monkeypatch.setenv(
+        "SUPPORTBOT_BUSINESS_FILE", str(write_business_file(tmp_path / "a.yml", upset_threshold=0.4))
+    )
+    assert decide("this is ridiculous") == (True, True)
+    strict = write_business_file(tmp_path / "b.yml", upset_threshold=0.99)
+    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(strict))
+    assert decide("f*** this useless company") == (False, False)

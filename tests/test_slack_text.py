@@ -1,4 +1,4 @@
-"""Customer text shown in Slack (bot.handoff.slack_text): nothing pings, links or breaks."""
+"""Customer text shown in Slack (bot.handoff.desks.slack.mrkdwn): nothing pings, links or breaks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.handoff.slack_text import (
+from bot.handoff.desks.slack.mrkdwn import (
     ELLIPSIS,
     SECTION_TEXT_LIMIT,
     WORD_JOINER,

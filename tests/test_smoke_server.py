@@ -10,7 +10,7 @@ import requests
 
 from bot.chat import send
 from bot.processes import BotProcesses
-from tests.conftest import whole_bot
+from tests.support.bot import whole_bot
 
 
 @pytest.fixture(scope="module")

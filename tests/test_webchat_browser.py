@@ -26,8 +26,8 @@ import requests
 
 from bot.channels.webchat import WebChatInput, WebChatOutput
 from bot.processes import BotProcesses
-from tests.conftest import NO_SLACK, whole_bot
-from tests.webchat import WebChatCustomer
+from tests.support.bot import NO_SLACK, whole_bot
+from tests.support.webchat import WebChatCustomer
 
 WAIT_MS = 30_000  # 2-core CI machines: Rasa answers in well under that, but not always in 5 s
 PLANS = "Fiber 300 (300 Mbps) $35/month"  # from utter_plans_pricing in domain.yml

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import requests
 
-from bot.channels.x_text import MOVE_TO_DM
+from bot.channels.x_text import move_to_dm_text
 from bot.processes import BotProcesses
-from tests.conftest import NO_SLACK, whole_bot
 from tests.fakes.x import FakeX
+from tests.support.bot import NO_SLACK, whole_bot
 
 MARIA = "1400000000000000001"  # the demo customer's X account (bot/customers/demo_customers.yml)
 
@@ -91,7 +91,7 @@ def test_a_generic_mention_is_answered_in_public_within_280_characters(bot: BotP
 def test_a_personal_mention_moves_to_dm_without_leaking_anything(bot: BotProcesses, x: FakeX) -> None:
     tweet = x.add_mention(MARIA, "@hearthlink where is my order HL-104233?? tracking says nothing")
     public = x.wait_for(lambda: replies_to(x, tweet["id"]), timeout=30)
-    assert [t["text"] for t in public] == [f"@maria_lopez {MOVE_TO_DM}"]
+    assert [t["text"] for t in public] == [f"@maria_lopez {move_to_dm_text()}"]
     assert "UPS" in wait_dm(x, MARIA, "UPS")  # the real answer, privately
     for posted in x.posted_tweets():
         assert (

@@ -21,7 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.bad_input import EMPTY_REPLY, clipped
+from bot.channels.bad_input import clipped, empty_reply
 
 MAX_SENDER_CHARS = 200
 USAGE = 'send JSON like {"sender": "customer-123", "message": "where is my order?"}'
@@ -63,7 +63,7 @@ class SupportRestInput(RestInput):
                 )
             sender = str(sender)
             if not message.strip():
-                return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
+                return response.json([{"recipient_id": sender, "text": empty_reply()}])
             collector = CollectingOutputChannel()
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
             await on_new_message(

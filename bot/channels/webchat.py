@@ -7,7 +7,7 @@ A business adds one tag to its pages::
 The Rasa server itself serves the widget, the Socket.IO browser client and a demo page
 (``/webhooks/socketio/demo``), so there is nothing else to host or build.
 
-Several Rasa replicas: a browser's Socket.IO session lives in one replica (the balancer
+Several Rasa replicas: a browser's Socket.IO session lives in one replica (HAProxy
 keeps it there), but an agent's reply may be appended through another. With
 ``WEBCHAT_REDIS_URL`` set (the production profile sets it), the replicas share Socket.IO
 rooms through Redis pub/sub, so a push from any replica reaches the customer.
@@ -29,7 +29,6 @@ Its output channel fixes two things in Rasa 3.6's ``SocketIOOutput``:
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -42,8 +41,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.bad_input import NOT_TEXT_REPLY, clipped, problem_with
-from bot.settings import project_root
+from bot.channels.bad_input import clipped, not_text_reply, problem_with
+from bot.settings import project_root, settings
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +55,8 @@ CLIENT_CACHE = "public, max-age=86400"
 # Keyword arguments of ``AsyncServer.emit``: a custom message made only of these is an
 # old-style ``{"data": ..., "room": ...}`` emit request and is honoured as such.
 EMIT_ARGUMENTS = {"data", "to", "room", "skip_sid", "namespace", "callback", "ignore_queue"}
+# engine.io's session cookie (name + attributes); HttpOnly: no page script needs to read it.
+SESSION_COOKIE = {"name": "io", "path": "/", "SameSite": "Lax", "HttpOnly": True}
 
 
 def websocket_works() -> bool:
@@ -189,7 +190,7 @@ class WebChatInput(SocketIOInput):
 
         async def guarded(sid: str, data: Any) -> Any:
             if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
-                await sio.emit(self.bot_message_evt, {"text": NOT_TEXT_REPLY, "sender": "bot"}, room=sid)
+                await sio.emit(self.bot_message_evt, {"text": not_text_reply(), "sender": "bot"}, room=sid)
                 return None
             return await original(sid, data)
 
@@ -212,7 +213,10 @@ class WebChatInput(SocketIOInput):
         webchat = super().blueprint(handle)
         if self.sio is not None:
             self._guard_user_messages(self.sio)
-            redis_url = os.environ.get("WEBCHAT_REDIS_URL", "").strip()
+            # The session id as the "io" cookie: the production front (deploy/haproxy.cfg)
+            # keeps a session on its replica by it, as the Socket.IO docs do it for HAProxy.
+            self.sio.eio.cookie = SESSION_COOKIE
+            redis_url = settings().production.webchat_redis_url or ""
             if redis_url:
                 share_rooms_through_redis(self.sio, redis_url)
                 where = redis_url.split("@")[-1]

@@ -12,20 +12,20 @@ the customer store links to a customer (and the channel an agent's reply goes ba
 - **Webhook mode** (Account Activity): ``GET /webhooks/twitter/webhook?crc_token=…``
   answers the CRC challenge; every POST must carry a valid
   ``x-twitter-webhooks-signature`` (HMAC-SHA256 of the body with the consumer secret),
-  or gets 401. **Polling mode** reads mentions and DM events every ``X_POLL_INTERVAL``
-  seconds from cursors kept in the database.
-- Outgoing DMs and tweets go through the durable outbox (bot/outbox.py): 429 waits for
-  the rate-limit reset, 5xx and timeouts are retried, order is kept per conversation.
-  Each event id is handled once, however often it arrives, and the brand's own messages
-  are ignored.
+  or gets 401. **Polling mode**: the worker process (bot/channels/x_worker.py) reads
+  mentions and DM events every ``X_POLL_INTERVAL`` seconds and hands each to this same
+  webhook, signed like X signs it, so both modes take one path.
+- Outgoing DMs and tweets are written to the durable outbox (bot/outbox.py), which the
+  worker delivers: 429 waits for the rate-limit reset, 5xx and timeouts are retried, order
+  is kept per conversation. Each event id is handled once, however often it arrives, and
+  the brand's own messages are ignored.
+
+Rasa replicas only serve conversations: nothing here polls or delivers in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -38,12 +38,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.bad_input import ATTACHMENT_ONLY_REPLY, EMPTY_REPLY, clipped
-from bot.channels.x_api import XSettings, XSettingsError, call, make_client, x_settings
-from bot.channels.x_store import SEND_DM, SEND_TWEET, XStore
+from bot.channels.bad_input import attachment_only_reply, clipped, empty_reply
+from bot.channels.x_api import XSettings, XSettingsError, call, make_client, signature, x_settings
+from bot.channels.x_store import XStore
 from bot.channels.x_text import dm_parts, move_to_dm_reply, public_reply, with_numbered_options
 from bot.customers import CustomerStore
-from bot.outbox import OutboxRecord, OutboxWorker, RetryLater
+from bot.migrations import SchemaNotCurrent, require_current
 from bot.settings import customer_database_url
 
 logger = logging.getLogger(__name__)
@@ -59,12 +59,6 @@ LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 Parse = Callable[[str], Awaitable[dict[str, Any]]]
-
-
-def signature(consumer_secret: str, payload: bytes) -> str:
-    """X's webhook signature / CRC response: ``sha256=`` + base64 HMAC-SHA256."""
-    digest = hmac.new(consumer_secret.encode(), payload, hashlib.sha256).digest()
-    return "sha256=" + base64.b64encode(digest).decode()
 
 
 class XOutput(OutputChannel):
@@ -132,7 +126,7 @@ class XConversations:
             return "duplicate"
         text = text.strip()
         if not text:
-            reply = ATTACHMENT_ONLY_REPLY if attachment else EMPTY_REPLY
+            reply = attachment_only_reply() if attachment else empty_reply()
             await asyncio.to_thread(self.store.send_dm, sender_id, reply)
             return "no-text"
         chosen = await asyncio.to_thread(self.store.resolve_choice, sender_id, text)
@@ -203,93 +197,6 @@ class XConversations:
                 username=str(user.get("screen_name") or ""), text=str(tweet.get("text") or ""),
             )  # fmt: skip
 
-    # --- polling -----------------------------------------------------------------------
-
-    async def poll_once(self, on_new_message: OnNewMessage, parse: Parse) -> None:
-        """Handle every mention and DM newer than the stored cursors (first run: from now)."""
-        brand = await self.brand_id()
-        since = await asyncio.to_thread(self.store.cursor, "mentions")
-        params: dict[str, Any] = {
-            "expansions": ["author_id"], "user_fields": ["username"], "max_results": 100,
-            "tweet_fields": ["author_id", "conversation_id", "created_at"], "user_auth": True,
-        }  # fmt: skip
-        if since and since != "0":
-            params["since_id"] = since
-        found = await call(self.client.get_users_mentions, brand, **params)
-        tweets = sorted(found.data or [], key=lambda tweet: int(tweet.id))
-        if since is None:  # first start: answer what comes from now on, not the account's history
-            await asyncio.to_thread(self.store.set_cursor, "mentions", str(tweets[-1].id) if tweets else "0")
-        else:
-            users = {str(u.id): u.username for u in (found.includes or {}).get("users", [])}
-            for tweet in tweets:
-                author = str(tweet.author_id)
-                await self.handle_mention(
-                    on_new_message, parse, tweet_id=str(tweet.id), author_id=author,
-                    username=users.get(author, ""), text=tweet.text,
-                )  # fmt: skip
-                await asyncio.to_thread(self.store.set_cursor, "mentions", str(tweet.id))
-        await self._poll_dms(on_new_message)
-
-    async def _poll_dms(self, on_new_message: OnNewMessage) -> None:
-        since = await asyncio.to_thread(self.store.cursor, "dm")
-        newer: list[Any] = []
-        token = None
-        while True:
-            params: dict[str, Any] = {
-                "event_types": "MessageCreate", "max_results": 50, "user_auth": True,
-                "dm_event_fields": ["id", "text", "sender_id", "created_at", "attachments",
-                                    "dm_conversation_id"],
-            }  # fmt: skip
-            if token:
-                params["pagination_token"] = token
-            page = await call(self.client.get_direct_message_events, **params)
-            events = page.data or []
-            fresh = [e for e in events if since is None or int(e.id) > int(since)]
-            newer += fresh
-            token = (page.meta or {}).get("next_token")
-            if since is None or len(fresh) < len(events) or not token:
-                break
-        newer.sort(key=lambda event: int(event.id))
-        if since is None:
-            await asyncio.to_thread(self.store.set_cursor, "dm", str(newer[-1].id) if newer else "0")
-            return
-        for event in newer:
-            await self.handle_dm(
-                on_new_message, event_id=str(event.id), sender_id=str(event.sender_id), text=event.text or "",
-                attachment=bool(getattr(event, "attachments", None)),
-            )  # fmt: skip
-            await asyncio.to_thread(self.store.set_cursor, "dm", str(event.id))
-
-    async def poll_forever(self, on_new_message: OnNewMessage, parse: Parse, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            wait = self.settings.poll_interval
-            try:
-                await self.poll_once(on_new_message, parse)
-            except RetryLater as exc:
-                wait = max(wait, exc.retry_after or 5.0)
-                logger.warning("X polling: %s; next poll in %.0f s", exc, wait)
-            except Exception:
-                logger.exception("X polling failed; next poll in %.0f s", wait)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-
-    # --- outgoing ----------------------------------------------------------------------
-
-    async def deliver(self, item: OutboxRecord) -> None:
-        payload = item.payload
-        if item.kind == SEND_DM:
-            await call(
-                self.client.create_direct_message, participant_id=payload["user_id"], text=payload["text"],
-                user_auth=True,
-            )  # fmt: skip
-        elif item.kind == SEND_TWEET:
-            await call(
-                self.client.create_tweet, text=payload["text"], in_reply_to_tweet_id=payload["in_reply_to"],
-                user_auth=True,
-            )  # fmt: skip
-        else:
-            logger.error("outbox item %s has unknown kind %r; dropped", item.id, item.kind)
-
 
 class XInput(InputChannel):
     """The Rasa input channel (credentials.yml key ``bot.channels.x.XInput``)."""
@@ -314,8 +221,6 @@ class XInput(InputChannel):
         self.settings = settings
         self.store = XStore(CustomerStore(customer_database_url()))
         self.conversations = XConversations(settings, self.store, public_intents) if settings else None
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
 
     def get_output_channel(self) -> OutputChannel | None:
         """How an agent's reply (appended through Rasa's API) reaches an X customer: a DM."""
@@ -360,22 +265,13 @@ class XInput(InputChannel):
             return response.json({"status": "ok"})
 
         @x_webhook.listener("after_server_start")
-        async def start_services(app: Any, _loop: Any) -> None:
-            if conversations is None:
-                return
-            await asyncio.to_thread(self.store.customers.create_schema)
-            worker = OutboxWorker(self.store.outbox(), conversations.deliver, interval=0.2)
-            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
-            if conversations.settings.mode == "polling":
-                poll = conversations.poll_forever(on_new_message, app.ctx.agent.parse_message, self._stop)
-                self._tasks.append(asyncio.create_task(poll))
-            logger.info("X channel on (%s mode)", conversations.settings.mode)
-
-        @x_webhook.listener("before_server_stop")
-        async def stop_services(app: Any, _loop: Any) -> None:
-            self._stop.set()
-            for task in self._tasks:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(task, timeout=10)
+        async def check_tables(app: Any, _loop: Any) -> None:
+            if conversations is not None:
+                try:
+                    await asyncio.to_thread(require_current, customer_database_url())
+                except SchemaNotCurrent as exc:  # webhook deliveries fail (X retries them) until then
+                    logger.error("X channel: %s", exc)
+                mode = conversations.settings.mode
+                logger.info("X channel on (%s mode; the worker polls and delivers)", mode)
 
         return x_webhook

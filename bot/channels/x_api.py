@@ -1,6 +1,7 @@
 """Talking to the X API v2 through tweepy: settings, the client, errors mapped for the outbox.
 
-Settings come from the environment (see README, "Connect X"):
+Settings come from credentials.yml's X section or the environment (bot/credentials.py,
+docs/configuration.md, README "Connect X"):
 
 - ``X_CONSUMER_KEY`` / ``X_CONSUMER_SECRET``: the app's API key and secret (the secret
   also signs webhook deliveries and answers the CRC challenge);
@@ -18,7 +19,9 @@ Settings come from the environment (see README, "Connect X"):
 from __future__ import annotations
 
 import asyncio
-import os
+import base64
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,7 +30,9 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
+from bot.credentials import x_values
 from bot.outbox import GiveUp, RetryLater
+from bot.settings import SettingsError
 
 X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 T = TypeVar("T")
@@ -55,10 +60,13 @@ def x_settings(values: dict[str, Any] | None = None) -> XSettings | None:
 
     None when nothing is configured: the channel then stays off (its webhook answers 503).
     """
-    values = values or {}
+    try:
+        merged = x_values(values)  # credentials.yml's keys first, then X_* (bot/credentials.py)
+    except SettingsError as exc:  # a ${VAR} that is not set
+        raise XSettingsError(str(exc)) from exc
 
     def get(key: str) -> str:
-        return str(values.get(key.lower().removeprefix("x_")) or os.environ.get(key, "")).strip()
+        return merged.get(key, "").strip()
 
     keys = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
     found = {key: get(key) for key in keys}
@@ -87,6 +95,12 @@ def x_settings(values: dict[str, Any] | None = None) -> XSettings | None:
         poll_interval=max(0.2, interval),
         api_url=get("X_API_URL") or None,
     )
+
+
+def signature(consumer_secret: str, payload: bytes) -> str:
+    """X's webhook signature / CRC response: ``sha256=`` + base64 HMAC-SHA256."""
+    digest = hmac.new(consumer_secret.encode(), payload, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
 
 
 class BaseURLAdapter(HTTPAdapter):

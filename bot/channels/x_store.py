@@ -1,7 +1,8 @@
 """What the X channel remembers in the database: cursors, seen events, button choices.
 
 - **Cursors** (newest DM event / mention id handled) make polling restart-safe: nothing
-  is replayed, nothing skipped.
+  is replayed, nothing skipped. They are stream cursors (bot/stream_cursors.py) named
+  ``x:mentions`` and ``x:dm``.
 - **Seen events** make every delivery idempotent, whichever way it came in (webhook
   retry, poll overlapping a webhook, two Rasa replicas polling): the first to record an
   event id handles it, everyone else drops it.
@@ -14,26 +15,17 @@ Outgoing DMs and tweets go through the shared outbox (bot/outbox.py), queue
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, String
 from sqlalchemy.exc import IntegrityError
 
-from bot.customers.models import Base
+from bot.db import Base, Sessions
 from bot.outbox import Outbox, enqueue, utcnow
-
-if TYPE_CHECKING:  # the customer store creates these tables, so no runtime import back
-    from bot.customers import CustomerStore
+from bot.stream_cursors import StreamCursors
 
 SEND_DM = "x.dm"
 SEND_TWEET = "x.tweet"
-
-
-class XCursor(Base):
-    __tablename__ = "x_cursors"
-
-    name = Column(String(50), primary_key=True)
-    value = Column(String(40), nullable=False)  # X ids are 64-bit numbers: kept as text
 
 
 class XSeenEvent(Base):
@@ -51,37 +43,33 @@ class XChoices(Base):
 
 
 class XStore:
-    def __init__(self, customers: CustomerStore) -> None:
-        self.customers = customers
+    def __init__(self, db: Sessions) -> None:
+        self.db = db  # bot.db.Database (a CustomerStore on the same database works too)
+        self._cursors = StreamCursors(db)
 
     def outbox(self) -> Outbox:
-        return Outbox(self.customers.session, prefixes=("x:",))
+        return Outbox(self.db.session, prefixes=("x:",))
 
     def first_time(self, key: str) -> bool:
         """Record an event id; False if it was handled before (by us or another process)."""
         try:
-            with self.customers.session() as session:
+            with self.db.session() as session:
                 session.add(XSeenEvent(key=key, seen_at=utcnow()))
             return True
         except IntegrityError:
             return False
 
     def cursor(self, name: str) -> str | None:
-        with self.customers.session() as session:
-            row = session.get(XCursor, name)
-            return row.value if row else None
+        """The newest id handled (``"0"``: none yet), as X spells ids; None before the first poll."""
+        position = self._cursors.position(f"x:{name}")
+        return None if position is None else str(position)
 
     def set_cursor(self, name: str, value: str) -> None:
         """Move a cursor forward (never back: ids only grow)."""
-        with self.customers.session() as session:
-            row = session.get(XCursor, name)
-            if row is None:
-                session.add(XCursor(name=name, value=value))
-            elif int(value) > int(row.value):
-                row.value = value
+        self._cursors.advance(f"x:{name}", int(value))
 
     def remember_choices(self, conversation_id: str, options: list[dict[str, Any]]) -> None:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.get(XChoices, conversation_id)
             if row is None:
                 session.add(XChoices(conversation_id=conversation_id, options=options))
@@ -92,7 +80,7 @@ class XStore:
         """The payload of option ``text`` ("1", "2", …) if the last message offered choices."""
         if not text.strip().isdigit():
             return None
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.get(XChoices, conversation_id)
             options = list(row.options) if row else []
             index = int(text.strip()) - 1
@@ -102,12 +90,12 @@ class XStore:
         return None
 
     def send_dm(self, user_id: str, text: str) -> None:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             enqueue(session, f"x:dm:{user_id}", SEND_DM, {"user_id": user_id, "text": text})
 
     def send_replies(self, tweet_id: str, texts: list[str]) -> None:
         """Queue a public reply (a thread if it needs several tweets), once per tweet."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             for number, text in enumerate(texts):
                 enqueue(
                     session, f"x:tweet:{tweet_id}", SEND_TWEET,

@@ -3,7 +3,9 @@
 Public replies are where a mistake is most expensive, so besides choosing *which*
 questions get a public answer (bot/channels/x.py), every public text is checked once
 more for anything personal (order numbers, emails, tracking or card numbers); if it
-finds any, the reply moves the conversation to DM instead.
+finds any, the reply moves the conversation to DM instead. What counts as an order number
+is the one pattern in nlu_data/entities.yml (bot/order_numbers.py); the texts this module
+adds are responses in domain.yml.
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot import order_numbers
+from bot.responses import render
+
 TWEET_LIMIT = 280
 DM_LIMIT = 10_000
 MAX_PUBLIC_TWEETS = 3
-MOVE_TO_DM = "Thanks for reaching out! We've sent you a DM so we can help you privately."
-MORE_IN_DM = " … (more in DM)"
-
-PERSONAL = re.compile(
-    r"HL-?\d{6}"  # order numbers
-    r"|[\w.+-]+@[\w-]+\.[\w.]+"  # emails
+OTHER_PERSONAL = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.]+"  # emails
     r"|\*\*\*@"  # masked emails still say whose account it is
     r"|\b(?=[0-9A-Z]*\d)[0-9A-Z]{10,}\b"  # tracking numbers and similar ids (with digits)
     r"|\b(?:\d[ -]?){13,19}\b",  # card-like digit runs
@@ -27,8 +28,19 @@ PERSONAL = re.compile(
 )
 
 
+def move_to_dm_text() -> str:
+    """The public answer when the real one is personal (domain.yml: ``utter_x_moved_to_dm``)."""
+    return render("utter_x_moved_to_dm")
+
+
+def more_in_dm_text() -> str:
+    """Marks a public reply cut to three tweets (domain.yml: ``utter_x_more_in_dm``)."""
+    return " " + render("utter_x_more_in_dm")
+
+
 def is_personal(text: str) -> bool:
-    return bool(PERSONAL.search(text))
+    """An order number (the entities.yml pattern), an email, a tracking or card number."""
+    return order_numbers.mentions_order_number(text) or bool(OTHER_PERSONAL.search(text))
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -53,18 +65,19 @@ def public_reply(username: str, texts: list[str]) -> list[str]:
     """The in-thread reply to a public mention: at most three tweets, each within 280 chars."""
     body = " ".join(t.strip() for t in texts if t and t.strip())
     if not body or is_personal(body):
-        body = MOVE_TO_DM
+        body = move_to_dm_text()
     prefix = f"@{username} "
     parts = split_text(body, TWEET_LIMIT - len(prefix))
     if len(parts) > MAX_PUBLIC_TWEETS:
         last = parts[MAX_PUBLIC_TWEETS - 1]
-        keep = TWEET_LIMIT - len(prefix) - len(MORE_IN_DM)
-        parts = [*parts[: MAX_PUBLIC_TWEETS - 1], last[:keep].rstrip() + MORE_IN_DM]
+        more = more_in_dm_text()
+        keep = TWEET_LIMIT - len(prefix) - len(more)
+        parts = [*parts[: MAX_PUBLIC_TWEETS - 1], last[:keep].rstrip() + more]
     return [prefix + part for part in parts]
 
 
 def move_to_dm_reply(username: str) -> list[str]:
-    return [f"@{username} {MOVE_TO_DM}"]
+    return [f"@{username} {move_to_dm_text()}"]
 
 
 def with_numbered_options(text: str, buttons: list[dict[str, Any]]) -> str:

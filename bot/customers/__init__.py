@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
 from bot.customers.records import (
     ConversationRecord,
     CustomerRecord,
@@ -16,15 +12,6 @@ from bot.customers.records import (
 )
 from bot.customers.store import CustomerStore, normalise_order_number
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-async def run_sync(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking store call in a worker thread so the event loop keeps serving."""
-    return await asyncio.to_thread(func, *args, **kwargs)
-
-
 __all__ = [
     "ConversationRecord",
     "CustomerRecord",
@@ -34,5 +21,4 @@ __all__ = [
     "OrderRecord",
     "ReturnRecord",
     "normalise_order_number",
-    "run_sync",
 ]

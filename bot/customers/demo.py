@@ -27,11 +27,11 @@ def load_demo_data(store: CustomerStore, path: Path = DEMO_FILE, today: date | N
     """Insert the demo customers that are not in the store yet; returns how many were added.
 
     Idempotent: a customer whose first identity already exists is left as it is, so the
-    command is safe to run on every start.
+    command is safe to run on every start. The database must have the current schema
+    (``bot.migrations.upgrade``; ``python -m bot load-demo-data`` upgrades it first).
     """
     today = today or date.today()
     spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    store.create_schema()
     added = 0
     with store.session() as session:
         for entry in spec.get("customers", []):

@@ -2,7 +2,8 @@
 
 One person is one ``Customer`` however many channels they write from: each channel
 account (X user id, web-chat visitor id, Slack user) is an ``Identity`` row pointing at
-the customer. Portable column types only, so SQLite and PostgreSQL share one schema.
+the customer. Portable column types only, so SQLite and PostgreSQL share one schema; a
+change here needs a migration (``python -m bot db revision -m "..."``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import relationship
 
-Base = declarative_base()
+from bot.db import Base
 
 
 class Customer(Base):

@@ -1,26 +1,19 @@
 """The customer store: who a sender is, their orders, returns and past conversations.
 
 Synchronous SQLAlchemy (Rasa 3.6 pins SQLAlchemy 1.4) behind a small API of plain
-records. Async callers (rasa-sdk actions) use :func:`bot.customers.run_sync` so a slow
-database never blocks the action server's event loop.
+records, on the shared database (bot/db.py). Async callers (rasa-sdk actions) use
+:func:`bot.db.run_sync` so a slow database never blocks the action server's event loop.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timezone
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import create_engine, event, func, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
-import bot.handoff.models
-import bot.outbox  # noqa: F401
-from bot.customers.models import Base, Conversation, Customer, Identity, Order, Return
+from bot.customers.models import Conversation, Customer, Identity, Order, Return
 from bot.customers.records import (
     ConversationRecord,
     CustomerRecord,
@@ -29,59 +22,29 @@ from bot.customers.records import (
     OrderRecord,
     ReturnRecord,
 )
+from bot.db import Database
+from bot.order_numbers import normalise as normalise_order_number  # one format: nlu_data/entities.yml
 
 ORDER_STATUSES = ("processing", "shipped", "delivered", "cancelled", "returned")
-_ORDER_NUMBER = re.compile(r"^\s*(?:#|hl-?)?\s*(\d{6})\s*$", re.IGNORECASE)
-
-
-def normalise_order_number(text: str | None) -> str | None:
-    """``"#104233"``, ``"hl104233"``, ``"104233"`` → ``"HL-104233"``; None if not an order number."""
-    if not text:
-        return None
-    match = _ORDER_NUMBER.match(str(text))
-    return f"HL-{match.group(1)}" if match else None
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-@lru_cache(maxsize=8)
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, future=True, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    engine = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 15})
-    event.listen(engine, "connect", _sqlite_for_several_processes)
-    return engine
-
-
-def _sqlite_for_several_processes(connection: Any, _record: Any) -> None:
-    """WAL lets the action server write while the relay reads the same SQLite file."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.close()
-
-
 class CustomerStore:
-    """Read and write customers; one instance per database URL is cheap (engines are shared)."""
+    """Read and write customers; one instance per database URL is cheap (engines are shared).
+
+    The tables are made by the migrations (``python -m bot db upgrade``), not by the store.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._sessions = sessionmaker(bind=_engine(url), future=True, expire_on_commit=False)
+        self.db = Database(url)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions.begin() as session:
-            yield session
-
-    def create_schema(self) -> None:
-        """Create missing tables (idempotent)."""
-        Base.metadata.create_all(_engine(self.url))
-
-    def drop_schema(self) -> None:
-        Base.metadata.drop_all(_engine(self.url))
+    def session(self) -> AbstractContextManager[Session]:
+        """One transaction on the shared database (see :meth:`bot.db.Database.session`)."""
+        return self.db.session()
 
     # --- customers ---------------------------------------------------------------------
 

@@ -1,16 +1,18 @@
-"""Tables of the handoff: who has which conversation, thread mapping, stream cursors.
+"""Tables of the handoff: who has which conversation, the thread mapping, the local inbox.
 
-They live in the customer store's database (SQLite by default, PostgreSQL in production)
-and share its schema, so handoff state and the Slack thread mapping survive restarts and
-are shared by every process: the action server opens handoffs, the relay works them.
-What still has to be delivered lives in the shared outbox table (bot/outbox.py).
+They live in the shared database (bot/db.py: SQLite by default, PostgreSQL in production),
+so handoff state and the Slack thread mapping survive restarts and are shared by every
+process: the action server opens handoffs, the relay works them. What still has to be
+delivered lives in the shared outbox table (bot/outbox.py); how far the relay has read
+Rasa's events, in the stream cursors (bot/stream_cursors.py). A change here needs a
+migration (``python -m bot db revision -m "..."``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Float, Integer, String, Text
 
-from bot.customers.models import Base
+from bot.db import Base
 
 
 class Handoff(Base):
@@ -23,8 +25,7 @@ class Handoff(Base):
     channel = Column(String(50), nullable=False)  # the customer's input channel
     customer_id = Column(Integer, nullable=True)
     reason = Column(Text, nullable=False)
-    # waiting → claimed → resolved; waiting → timed_out (no one claimed in time);
-    # after_hours (opened outside business hours: the bot took a message instead).
+    # A bot.handoff.states.HandoffStatus value; the transitions are the functions there.
     status = Column(String(20), nullable=False, index=True)
     packet = Column(JSON, nullable=False)  # ContextPacket.to_dict(), for the card
     # Customer messages newer than this Rasa event timestamp are relayed to the thread
@@ -39,15 +40,6 @@ class Handoff(Base):
     created_at = Column(DateTime, nullable=False)
     claimed_at = Column(DateTime, nullable=True)
     resolved_at = Column(DateTime, nullable=True)
-
-
-class RelayCursor(Base):
-    """How far the relay has read a stream (the Rasa event broker table)."""
-
-    __tablename__ = "handoff_cursors"
-
-    name = Column(String(100), primary_key=True)
-    position = Column(Integer, nullable=False, default=0)
 
 
 class DeskMessage(Base):

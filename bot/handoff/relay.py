@@ -12,12 +12,12 @@ import logging
 from typing import Any
 
 from bot.business import HandoffSettings
-from bot.context import transcript_from_events
-from bot.customers import run_sync
+from bot.context import is_internal, transcript_from_events
 from bot.customers.records import to_jsonable
-from bot.handoff import blocks
-from bot.handoff.desk import AgentDesk
+from bot.db import run_sync
+from bot.handoff.desks.base import CardRef, Desk, Notice, card_state, notice_kind
 from bot.handoff.rasa_api import RasaAPI
+from bot.handoff.states import HandoffStatus
 from bot.handoff.store import (
     PAUSE_BOT,
     POST_CARD,
@@ -36,28 +36,15 @@ logger = logging.getLogger(__name__)
 WARN_AGENT_AFTER = 3
 
 
-def card_state(handoff: HandoffRecord) -> blocks.CardState:
-    """How the card shows this handoff now (rendered again on every change)."""
-    note = None
-    if handoff.status == "timed_out":
-        note = "No one claimed it in time — the assistant offered to take a message."
-    elif handoff.status == "after_hours":
-        note = "Opened outside business hours — the assistant offered to take a message."
-    if handoff.followup_message:
-        note = (note + " " if note else "") + "The customer left a message (see thread)."
-    return blocks.CardState(
-        handoff_id=handoff.id,
-        status=handoff.status,
-        claimed_by=handoff.claimed_by_name,
-        resolved_by=handoff.resolved_by_name,
-        note=note,
-    )
+def _card(handoff: HandoffRecord) -> CardRef:
+    """Where the handoff's card is; not posted yet means the delivery is retried later."""
+    if handoff.card_ts is None:
+        raise RetryLater("card not posted yet")
+    return CardRef(handoff.desk_channel or "", handoff.card_ts)
 
 
 class Relay:
-    def __init__(
-        self, store: HandoffStore, desk: AgentDesk, rasa: RasaAPI, settings: HandoffSettings
-    ) -> None:
+    def __init__(self, store: HandoffStore, desk: Desk, rasa: RasaAPI, settings: HandoffSettings) -> None:
         self.store = store
         self.desk = desk
         self.rasa = rasa
@@ -67,8 +54,8 @@ class Relay:
 
     async def on_rasa_event(self, sender_id: str, event: dict[str, Any]) -> bool:
         """A Rasa event: customer messages of a handed-off conversation go to the thread."""
-        if event.get("event") != "user":
-            return False
+        if event.get("event") != "user" or is_internal(event):
+            return False  # not the customer (the system's own EXTERNAL_ triggers are not relayed)
         text = str(event.get("text") or "").strip() or "(sent a message without text, e.g. an attachment)"
         timestamp = float(event.get("timestamp") or 0.0)
         return await run_sync(self.store.relay_customer_message, sender_id, text, timestamp)
@@ -84,14 +71,14 @@ class Relay:
             return "internal-note"
         if not text.strip():
             return "empty"
-        if handoff.status == "resolved":
+        if handoff.status == HandoffStatus.RESOLVED:
             await run_sync(
-                self.store.post_notice, handoff.id, blocks.status_text("not_sent_resolved"),
-                f"resolved-notice:{message_ts}",
+                self.store.post_notice, handoff.id, Notice.NOT_SENT_RESOLVED,
+                dedupe_key=f"resolved-notice:{message_ts}",
             )  # fmt: skip
             return "handoff-resolved"
         name = await self.desk.agent_name(agent_id)
-        if handoff.status != "claimed" or handoff.claimed_by != agent_id:
+        if handoff.status != HandoffStatus.CLAIMED or handoff.claimed_by != agent_id:
             await run_sync(self.store.claim, handoff.id, agent_id, name)  # replying takes ownership
         queued = await run_sync(
             self.store.relay_agent_message,
@@ -111,11 +98,11 @@ class Relay:
             logger.info("handoff %s: nobody claimed it in time; the bot offers to take a message", handoff.id)
         return expired
 
-    async def transcript_view(self, handoff_id: int) -> dict[str, Any]:
-        """The full-transcript modal, from the live tracker (falls back to the card's copy)."""
+    async def transcript_view(self, handoff_id: int) -> Any:
+        """The full transcript in the desk's format, from the live tracker (falls back to the card's copy)."""
         handoff = await run_sync(self.store.get, handoff_id)
         if handoff is None:
-            return blocks.transcript_modal({"transcript": []})
+            return self.desk.transcript({"transcript": []})
         try:
             tracker = await self.rasa.tracker(handoff.conversation_id)
             lines = to_jsonable(transcript_from_events(tracker.get("events") or []))
@@ -124,7 +111,7 @@ class Relay:
                 "handoff %s: tracker unavailable, showing the transcript from the card", handoff_id
             )
             lines = None
-        return blocks.transcript_modal(handoff.packet, lines)
+        return self.desk.transcript(handoff.packet, lines)
 
     # --- deliveries (called by the outbox worker) --------------------------------------
 
@@ -135,17 +122,9 @@ class Relay:
         if item.kind == POST_CARD:
             await self._post_card(handoff)
         elif item.kind == UPDATE_CARD:
-            if handoff.card_ts is None:
-                raise RetryLater("card not posted yet")
-            state = card_state(handoff)
-            await self.desk.update(
-                handoff.desk_channel or "", handoff.card_ts,
-                blocks.card_text(handoff.packet, state), blocks.card_blocks(handoff.packet, state),
-            )  # fmt: skip
+            await self.desk.show_card(handoff.packet, card_state(handoff), _card(handoff))
         elif item.kind == POST_THREAD:
-            if handoff.card_ts is None:
-                raise RetryLater("card not posted yet")
-            await self.desk.post(self._thread_text(item.payload), thread_ts=handoff.card_ts)
+            await self._post_thread(_card(handoff), item)
         elif item.kind == SAY_TO_CUSTOMER:
             await self._say_to_customer(handoff, item)
         elif item.kind == RESUME_BOT:
@@ -158,23 +137,21 @@ class Relay:
     async def _post_card(self, handoff: HandoffRecord) -> None:
         if handoff.card_ts is not None:
             return  # posted before a crash, just not marked delivered
-        state = card_state(handoff)
-        channel, ts = await self.desk.post(
-            blocks.card_text(handoff.packet, state), blocks.card_blocks(handoff.packet, state)
-        )
-        await run_sync(self.store.set_card, handoff.id, channel, ts)
-        await self.desk.post(
-            blocks.status_text("how_to", prefix=self.settings.internal_note_prefix), thread_ts=ts
-        )
+        card = await self.desk.show_card(handoff.packet, card_state(handoff), None)
+        await run_sync(self.store.set_card, handoff.id, card.channel, card.ts)
+        await self.desk.post_notice(card, Notice.HOW_TO, prefix=self.settings.internal_note_prefix)
 
-    @staticmethod
-    def _thread_text(payload: dict[str, Any]) -> str:
-        kind, text = payload.get("kind"), str(payload.get("text") or "")
+    async def _post_thread(self, card: CardRef, item: OutboxRecord) -> None:
+        payload = item.payload
+        kind = payload.get("kind")
         if kind == "customer":
-            return blocks.customer_message_text(text)
-        if kind == "followup":
-            return blocks.status_text("followup", text=text)
-        return text  # our own notice, already formatted
+            await self.desk.post_customer_message(card, str(payload.get("text") or ""))
+        elif kind == "followup":
+            await self.desk.post_notice(card, Notice.FOLLOWUP, text=str(payload.get("text") or ""))
+        elif payload.get("notice"):
+            await self.desk.post_notice(card, notice_kind(payload["notice"]), **(payload.get("fields") or {}))
+        else:  # a notice queued by a version that stored Slack text: its wording is gone, not its news
+            logger.warning("outbox item %s: notice without a kind (older version); dropped", item.id)
 
     async def _say_to_customer(self, handoff: HandoffRecord, item: OutboxRecord) -> None:
         payload = item.payload
@@ -196,7 +173,7 @@ class Relay:
         except Exception as exc:
             if item.attempts + 1 == WARN_AGENT_AFTER and not payload.get("notice"):
                 await run_sync(
-                    self.store.post_notice, handoff.id,
-                    blocks.status_text("delivery_failed", error=str(exc)[:200]), f"delivery-failed:{item.id}",
+                    self.store.post_notice, handoff.id, Notice.DELIVERY_FAILED,
+                    {"error": str(exc)[:200]}, dedupe_key=f"delivery-failed:{item.id}",
                 )  # fmt: skip
             raise

@@ -1,6 +1,7 @@
 """Where the relay connects: Slack (optional), the Rasa server, the event stream.
 
-All from environment variables, so the same code runs natively and in docker-compose:
+Slack's values come from business.yml → ``slack:`` or, for keys it lacks, from these
+environment variables (bot/credentials.py; all settings: docs/configuration.md):
 
 - ``SLACK_BOT_TOKEN`` (xoxb-…), ``SLACK_SIGNING_SECRET``, ``SLACK_HANDOFF_CHANNEL``
   (channel id or #name): with all three set, handoffs go to Slack; without them, to the
@@ -15,10 +16,11 @@ Which event broker the relay follows comes from Rasa's endpoints file (``bot.eve
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from bot.credentials import slack_values
 from bot.event_stream import EventSource
+from bot.settings import SettingsError
 
 
 class RelaySettingsError(ValueError):
@@ -45,8 +47,11 @@ class RelaySettings:
 
 
 def slack_settings(environ: dict[str, str] | None = None) -> SlackSettings | None:
-    """Slack settings from the environment; None for the local agent inbox."""
-    env = os.environ if environ is None else environ
+    """Slack settings (business.yml ``slack:``, else SLACK_* variables); None for the local agent inbox."""
+    try:
+        env = slack_values() if environ is None else environ
+    except SettingsError as exc:  # a ${VAR} in business.yml that is not set
+        raise RelaySettingsError(str(exc)) from exc
     token, secret, channel = (
         env.get(k, "").strip() for k in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_HANDOFF_CHANNEL")
     )

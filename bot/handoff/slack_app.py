@@ -17,7 +17,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.handoff import blocks
+from bot.handoff.desks.slack import CLAIM, RESOLVE, TRANSCRIPT
 from bot.handoff.relay import Relay
 from bot.handoff.settings import SlackSettings
 
@@ -65,17 +65,17 @@ def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClien
         )
         logger.info("agent message %s in thread %s: %s", event["ts"], event["thread_ts"], outcome)
 
-    @app.action(blocks.CLAIM)
+    @app.action(CLAIM)
     async def on_claim(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         await relay.claim(int(action["value"]), str(body["user"]["id"]))
 
-    @app.action(blocks.RESOLVE)
+    @app.action(RESOLVE)
     async def on_resolve(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         await relay.resolve(int(action["value"]), str(body["user"]["id"]))
 
-    @app.action(blocks.TRANSCRIPT)
+    @app.action(TRANSCRIPT)
     async def on_transcript(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         view = await relay.transcript_view(int(action["value"]))

@@ -1,4 +1,4 @@
-"""Handoff state, the durable outbox and stream cursors, on the customer store's database.
+"""Handoff state and its deliveries (the durable outbox), on the shared database (bot/db.py).
 
 Every state change and the deliveries it causes are written in one transaction, so a
 crash can never leave a claimed handoff without its card update or a resolved one without
@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.customers import CustomerStore
-from bot.handoff.models import DeskMessage, Handoff, RelayCursor
+from bot.db import Sessions
+from bot.handoff import states
+from bot.handoff.models import DeskMessage, Handoff
+from bot.handoff.states import ACTIVE, HandoffStatus
 from bot.outbox import Outbox, enqueue, utcnow
-
-ACTIVE = ("waiting", "claimed")
+from bot.responses import render
 
 # Outbox kinds: "desk.*" go to the agents (Slack or the local inbox), "customer.*" to the
 # customer's conversation through the Rasa HTTP API.
@@ -37,7 +38,7 @@ class HandoffRecord:
     channel: str
     customer_id: int | None
     reason: str
-    status: str
+    status: HandoffStatus
     packet: dict[str, Any]
     relay_after: float
     desk_channel: str | None
@@ -57,7 +58,8 @@ class HandoffRecord:
 
 
 def _record(row: Handoff) -> HandoffRecord:
-    return HandoffRecord(**{column.name: getattr(row, column.name) for column in Handoff.__table__.columns})
+    values = {column.name: getattr(row, column.name) for column in Handoff.__table__.columns}
+    return HandoffRecord(**{**values, "status": states.parse(values["status"])})
 
 
 def desk_queue(handoff_id: int) -> str:
@@ -71,8 +73,8 @@ def customer_queue(conversation_id: str) -> str:
 class HandoffStore:
     """Typed operations on the handoff tables; each method is one transaction."""
 
-    def __init__(self, customers: CustomerStore) -> None:
-        self.customers = customers
+    def __init__(self, db: Sessions) -> None:
+        self.db = db  # bot.db.Database (a CustomerStore on the same database works too)
 
     # --- opening -----------------------------------------------------------------------
 
@@ -85,10 +87,10 @@ class HandoffStore:
         reason: str,
         packet: dict[str, Any],
         relay_after: float,
-        status: str = "waiting",
+        status: HandoffStatus = HandoffStatus.WAITING,
     ) -> tuple[HandoffRecord, bool]:
         """Open a handoff and queue its card; (record, False) if one is already active."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             existing = session.scalars(
                 select(Handoff)
                 .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(ACTIVE))
@@ -114,31 +116,31 @@ class HandoffStore:
     # --- lookups -----------------------------------------------------------------------
 
     def get(self, handoff_id: int) -> HandoffRecord | None:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.get(Handoff, handoff_id)
             return _record(row) if row else None
 
     def by_card(self, card_ts: str) -> HandoffRecord | None:
         """The handoff whose card (thread parent) has this Slack ts."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.scalars(select(Handoff).where(Handoff.card_ts == card_ts)).first()
             return _record(row) if row else None
 
     def latest_for(self, conversation_id: str) -> HandoffRecord | None:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.scalars(
                 select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc())
             ).first()
             return _record(row) if row else None
 
     def list_recent(self, limit: int = 50) -> list[HandoffRecord]:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             rows = session.scalars(select(Handoff).order_by(Handoff.id.desc()).limit(limit))
             return [_record(row) for row in rows]
 
     def expected_wait_minutes(self, default: float, sample: int = 20) -> float:
         """Median time to claim over the latest claimed handoffs, or ``default`` without data."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             rows = session.execute(
                 select(Handoff.created_at, Handoff.claimed_at)
                 .where(Handoff.claimed_at.is_not(None))
@@ -151,7 +153,7 @@ class HandoffStore:
     # --- state changes -----------------------------------------------------------------
 
     def set_card(self, handoff_id: int, desk_channel: str, card_ts: str) -> None:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.get(Handoff, handoff_id)
             row.desk_channel, row.card_ts = desk_channel, card_ts
 
@@ -160,25 +162,25 @@ class HandoffStore:
 
         Claiming one that timed out pauses the bot again: a person is back on it.
         """
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.get(Handoff, handoff_id)
-            if row is None or row.status == "resolved":
+            if row is None or not states.can_claim(row.status):
                 return None
-            if row.status == "claimed" and row.claimed_by == agent_id:
+            if row.status == HandoffStatus.CLAIMED and row.claimed_by == agent_id:
                 return _record(row)  # a double click changes nothing
-            if row.status in ("timed_out", "after_hours"):
+            if states.claim_pauses_bot(row.status):
                 enqueue(
                     session, customer_queue(row.conversation_id), PAUSE_BOT,
                     {"handoff_id": row.id, "conversation_id": row.conversation_id},
                 )  # fmt: skip
-            row.status, row.claimed_by, row.claimed_by_name = "claimed", agent_id, agent_name
+            row.status, row.claimed_by, row.claimed_by_name = states.claim(row.status), agent_id, agent_name
             row.claimed_at = row.claimed_at or utcnow()
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
             enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
                 {
                     "handoff_id": row.id, "conversation_id": row.conversation_id,
-                    "text": f"{agent_name} from our support team has joined the conversation.",
+                    "text": render("utter_agent_joined", agent_name=agent_name),
                     "agent_name": agent_name, "agent_id": agent_id, "notice": True,
                 },
             )  # fmt: skip
@@ -186,12 +188,13 @@ class HandoffStore:
 
     def resolve(self, handoff_id: int, agent_name: str) -> HandoffRecord | None:
         """Hand the conversation back to the bot; None if it was already resolved."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.get(Handoff, handoff_id)
-            if row is None or row.status == "resolved":
+            if row is None or not states.can_resolve(row.status):
                 return None
-            was_paused = row.status in ACTIVE
-            row.status, row.resolved_by_name, row.resolved_at = "resolved", agent_name, utcnow()
+            was_paused = states.resolve_resumes_bot(row.status)
+            row.status = states.resolve(row.status)
+            row.resolved_by_name, row.resolved_at = agent_name, utcnow()
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
             if was_paused:
                 enqueue(
@@ -204,12 +207,12 @@ class HandoffStore:
     def time_out_unclaimed(self, timeout: timedelta, now: datetime | None = None) -> list[HandoffRecord]:
         """Waiting handoffs nobody claimed in time: the bot comes back and offers to take a message."""
         cutoff = (now or utcnow()) - timeout
-        with self.customers.session() as session:
+        with self.db.session() as session:
             rows = session.scalars(
-                select(Handoff).where(Handoff.status == "waiting", Handoff.created_at <= cutoff)
+                select(Handoff).where(Handoff.status == HandoffStatus.WAITING, Handoff.created_at <= cutoff)
             ).all()
             for row in rows:
-                row.status = "timed_out"
+                row.status = states.time_out(row.status)
                 enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
                 enqueue(
                     session, customer_queue(row.conversation_id), RESUME_BOT,
@@ -220,7 +223,7 @@ class HandoffStore:
 
     def record_followup(self, conversation_id: str, message: str) -> HandoffRecord | None:
         """The message a customer left when no one could take over; shown in the card's thread."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.scalars(
                 select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc())
             ).first()
@@ -242,7 +245,7 @@ class HandoffStore:
         False when no person has the conversation or the message is already on the card.
         Idempotent: the same Rasa event twice is queued once.
         """
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.scalars(
                 select(Handoff)
                 .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(ACTIVE))
@@ -260,7 +263,7 @@ class HandoffStore:
         self, handoff_id: int, *, message_ts: str, agent_id: str, agent_name: str, text: str
     ) -> bool:
         """Queue an agent's thread reply for the customer; once per Slack message ts."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.get(Handoff, handoff_id)
             if row is None:
                 return False
@@ -271,40 +274,31 @@ class HandoffStore:
                 dedupe_key=f"agent-message:{message_ts}",
             )  # fmt: skip
 
-    def post_notice(self, handoff_id: int, text: str, dedupe_key: str | None = None) -> bool:
-        """Queue a short notice from the relay into the card's thread."""
-        with self.customers.session() as session:
+    def post_notice(
+        self, handoff_id: int, notice: str, fields: Any = None, *, dedupe_key: str | None = None
+    ) -> bool:
+        """Queue a notice (a ``bot.handoff.desks.Notice`` and its fields) for the card's thread.
+
+        The kind and fields are stored, not text: each desk words and formats it itself.
+        """
+        with self.db.session() as session:
             return enqueue(
                 session, desk_queue(handoff_id), POST_THREAD,
-                {"handoff_id": handoff_id, "kind": "notice", "text": text}, dedupe_key=dedupe_key,
+                {"handoff_id": handoff_id, "kind": "notice", "notice": str(notice), "fields": fields or {}},
+                dedupe_key=dedupe_key,
             )  # fmt: skip
 
     # --- outbox ------------------------------------------------------------------------
 
     def outbox(self) -> Outbox:
         """The relay's queues: to agents (``desk:<handoff>``) and to customers (``customer:<id>``)."""
-        return Outbox(self.customers.session, prefixes=("desk:", "customer:"))
-
-    # --- cursors -----------------------------------------------------------------------
-
-    def cursor(self, name: str) -> int:
-        with self.customers.session() as session:
-            row = session.get(RelayCursor, name)
-            return row.position if row else 0
-
-    def set_cursor(self, name: str, position: int) -> None:
-        with self.customers.session() as session:
-            row = session.get(RelayCursor, name)
-            if row is None:
-                session.add(RelayCursor(name=name, position=position))
-            else:
-                row.position = position
+        return Outbox(self.db.session, prefixes=("desk:", "customer:"))
 
     # --- local agent inbox -------------------------------------------------------------
 
     def desk_post(self, *, author: str, text: str, blocks: Any = None, thread_ts: str | None = None) -> str:
         """Store a post in the local inbox; returns its ts (same shape as Slack's)."""
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = DeskMessage(
                 ts="pending",
                 thread_ts=thread_ts,
@@ -319,13 +313,13 @@ class HandoffStore:
             return row.ts
 
     def desk_update(self, ts: str, *, text: str, blocks: Any = None) -> None:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             row = session.scalars(select(DeskMessage).where(DeskMessage.ts == ts)).first()
             if row is not None:
                 row.text, row.blocks, row.updated_at = text, blocks, utcnow()
 
     def desk_thread(self, thread_ts: str) -> list[dict[str, Any]]:
-        with self.customers.session() as session:
+        with self.db.session() as session:
             rows = session.scalars(
                 select(DeskMessage).where(DeskMessage.thread_ts == thread_ts).order_by(DeskMessage.id)
             )

@@ -1,4 +1,4 @@
-"""Support metrics counted from Rasa's event broker (``python -m bot metrics``).
+"""Support metrics counted from Rasa's event broker (run by the worker, ``python -m bot worker``).
 
 What a support lead asks: how many conversations, how many customer messages per
 channel, what customers ask (intents), how often the bot did not understand, how often a

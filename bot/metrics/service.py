@@ -1,12 +1,15 @@
-"""The metrics process: follows Rasa's event broker and serves the counters.
+"""The metrics' part of the worker: follows Rasa's event broker and serves the counters.
 
-Routes:
+The worker process (bot/worker.py) mounts it next to the handoff relay. Routes:
 
 - ``GET /metrics`` — all-time counters in the Prometheus text format (scrape it, or read it)
 - ``GET /metrics/daily?days=7`` — per-day counters plus the rates a support lead watches:
   ``contained`` (share of conversations that never needed a person) and ``understood``
   (share of customer messages the bot understood)
-- ``GET /health`` — the broker being followed and how many events were counted
+
+The worker's ``GET /health`` includes :func:`metrics_health` (the broker being followed and
+how many events were counted); :func:`create_app` serves the metrics alone, with that
+``/health``, for tests.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.customers import run_sync
-from bot.event_stream import EventSource, SQLEventStream, follow, follow_rabbitmq
+from bot.db import run_sync
+from bot.event_stream import EventSource, consume
 from bot.metrics.counting import DESCRIPTIONS
 from bot.metrics.store import MetricsStore
+from bot.stream_cursors import StreamCursors
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +36,10 @@ STORE = web.AppKey("metrics_store", MetricsStore)
 STATE = web.AppKey("metrics_state", dict)
 
 
-def create_app(store: MetricsStore, events: EventSource, poll_interval: float = 0.5) -> web.Application:
-    store.create_schema()
-    app = web.Application()
+def mount_metrics(
+    app: web.Application, store: MetricsStore, events: EventSource, poll_interval: float = 0.5
+) -> None:
+    """Add the metrics routes and the event consumer that counts into ``store`` to ``app``."""
     app[STORE] = store
     app[STATE] = {"counted": 0, "source": events.url.split("@")[-1], "queue": events.queue}
 
@@ -42,12 +47,11 @@ def create_app(store: MetricsStore, events: EventSource, poll_interval: float = 
         if await run_sync(store.record, sender_id, event):
             app[STATE]["counted"] += 1
 
-    async def consume(_app: web.Application) -> AsyncIterator[None]:
+    async def counting(_app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        if events.kind == "rabbitmq":
-            reading = follow_rabbitmq(events.url, events.queue or "", on_event, stop)
-        else:
-            reading = follow(SQLEventStream(events.url), store, on_event, stop, poll_interval, cursor=CURSOR)
+        reading = consume(
+            events, on_event, stop, cursor=CURSOR, cursors=StreamCursors(store.db), interval=poll_interval
+        )
         task = asyncio.create_task(reading)
         housekeeping = asyncio.create_task(_forget_old_keys(store, stop))
         logger.info("metrics: counting events from %s", app[STATE]["source"])
@@ -57,10 +61,25 @@ def create_app(store: MetricsStore, events: EventSource, poll_interval: float = 
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(running, timeout=10)
 
-    app.cleanup_ctx.append(consume)
-    app.router.add_get("/health", _health)
+    app.cleanup_ctx.append(counting)
     app.router.add_get("/metrics", _prometheus)
     app.router.add_get("/metrics/daily", _daily)
+
+
+def metrics_health(app: web.Application) -> dict[str, Any]:
+    """What the metrics consumer follows and how many events it counted since it started."""
+    return dict(app[STATE])
+
+
+def create_app(store: MetricsStore, events: EventSource, poll_interval: float = 0.5) -> web.Application:
+    """The metrics on their own, with a ``/health`` of their own."""
+    app = web.Application()
+    mount_metrics(app, store, events, poll_interval)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", **metrics_health(request.app)})
+
+    app.router.add_get("/health", health)
     return app
 
 
@@ -72,10 +91,6 @@ async def _forget_old_keys(store: MetricsStore, stop: asyncio.Event) -> None:
             logger.exception("metrics: could not prune counted-event keys")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=3600)
-
-
-async def _health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", **request.app[STATE]})
 
 
 async def _prometheus(request: web.Request) -> web.Response:

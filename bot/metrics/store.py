@@ -14,9 +14,7 @@ from typing import Any
 from sqlalchemy import Column, Integer, String, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.customers import CustomerStore
-from bot.customers.models import Base
-from bot.handoff.store import HandoffStore
+from bot.db import Base, Sessions
 from bot.metrics.counting import counts_for, event_day, event_key
 
 KEEP_KEYS_DAYS = 3
@@ -41,12 +39,8 @@ class CountedEvent(Base):
 class MetricsStore:
     """Record events and read the counters back."""
 
-    def __init__(self, customers: CustomerStore) -> None:
-        self.customers = customers
-        self._cursors = HandoffStore(customers)  # the named-cursor table every consumer uses
-
-    def create_schema(self) -> None:
-        self.customers.create_schema()
+    def __init__(self, db: Sessions) -> None:
+        self.db = db  # bot.db.Database (a CustomerStore on the same database works too)
 
     def record(self, sender_id: str, event: dict[str, Any]) -> bool:
         """Count one event; False if it moves no counter or was counted before."""
@@ -56,7 +50,7 @@ class MetricsStore:
         day, key = event_day(event), event_key(sender_id, event)
         for attempt in range(3):  # a concurrent first insert of the same counter row: retry
             try:
-                with self.customers.session() as session:
+                with self.db.session() as session:
                     if session.get(CountedEvent, key) is not None:
                         return False
                     session.add(CountedEvent(key=key, day=day))
@@ -75,7 +69,7 @@ class MetricsStore:
     def daily(self, since: date) -> dict[str, dict[str, dict[str, int]]]:
         """``{day: {name: {label: value}}}`` for days from ``since`` on."""
         result: dict[str, dict[str, dict[str, int]]] = {}
-        with self.customers.session() as session:
+        with self.db.session() as session:
             rows = session.execute(select(DailyCount).where(DailyCount.day >= since.isoformat())).scalars()
             for row in rows:
                 result.setdefault(row.day, {}).setdefault(row.name, {})[row.label] = row.value
@@ -84,19 +78,12 @@ class MetricsStore:
     def totals(self) -> dict[tuple[str, str], int]:
         """All-time ``{(name, label): value}``."""
         totals: dict[tuple[str, str], int] = {}
-        with self.customers.session() as session:
+        with self.db.session() as session:
             for row in session.execute(select(DailyCount)).scalars():
                 totals[(row.name, row.label)] = totals.get((row.name, row.label), 0) + row.value
         return totals
 
     def forget_old_keys(self, today: date) -> None:
         cutoff = (today - timedelta(days=KEEP_KEYS_DAYS)).isoformat()
-        with self.customers.session() as session:
+        with self.db.session() as session:
             session.execute(delete(CountedEvent).where(CountedEvent.day < cutoff))
-
-    # the SQL broker table's read position (embedded default)
-    def cursor(self, name: str) -> int:
-        return self._cursors.cursor(name)
-
-    def set_cursor(self, name: str, position: int) -> None:
-        self._cursors.set_cursor(name, position)

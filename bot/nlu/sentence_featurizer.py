@@ -10,7 +10,6 @@ training for no gain; frozen MiniLM sentence embeddings with logistic regression
 from __future__ import annotations
 
 import logging
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -33,8 +32,9 @@ PACKAGED_MODEL = "all-MiniLM-L6-v2"
 @lru_cache(maxsize=2)
 def _load_encoder(model: str) -> Any:
     """Load the sentence encoder once per process (Rasa builds components more than once)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from bot.settings import apply_library_defaults
+
+    apply_library_defaults()  # offline, one tokenizer thread: before sentence_transformers loads
     from sentence_transformers import SentenceTransformer
 
     if model == PACKAGED_MODEL:

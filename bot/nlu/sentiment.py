@@ -16,6 +16,12 @@ one kind is combined as ``1 - Π(1 - w)`` (independent pieces of evidence, bound
 does not matter). :func:`score` is pure and needs only the standard library; the Rasa
 component :class:`SentimentAnalyzer` is built on first access so that ``score`` imports in
 milliseconds (importing Rasa takes seconds because of TensorFlow).
+
+One anger threshold: a message is labelled "angry" exactly when its anger reaches
+``handoff.upset_threshold`` in business.yml, the value at which UpsetCustomerPolicy and the
+handoff action bring in a person. So the mood an agent sees on the card ("angry") and the
+reason the bot handed off cannot disagree, and a support lead tunes both in one place,
+without retraining (the component reads the value when it scores, not when it is trained).
 """
 
 import math
@@ -24,9 +30,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ANGER_THRESHOLD", "Sentiment", "score"]  # and SentimentAnalyzer, built on first access
+__all__ = ["Sentiment", "anger_threshold", "score"]  # and SentimentAnalyzer, built on first access
 
-ANGER_THRESHOLD = 0.6  # anger at or above this labels a message "angry"
 POLARITY_THRESHOLD = 0.25  # weaker negative/positive evidence than this counts as neutral
 
 INTENSIFY = 1.35  # "so / very / absolutely <term>"
@@ -220,8 +225,20 @@ def _punctuation(text: str) -> float:
     return strongest
 
 
-def score(text: str, anger_threshold: float = ANGER_THRESHOLD) -> Sentiment:
-    """Sentiment label, its strength and the anger of one customer message."""
+def anger_threshold() -> float:
+    """The one anger threshold: ``handoff.upset_threshold`` in the business.yml in use."""
+    from bot.business import load_business_settings  # parsed once per file
+
+    return load_business_settings().handoff.upset_threshold
+
+
+def score(text: str, threshold: float | None = None) -> Sentiment:
+    """Sentiment label, its strength and the anger of one customer message.
+
+    ``threshold`` (anger at or above it is "angry") defaults to :func:`anger_threshold`;
+    given explicitly, the function is pure.
+    """
+    threshold = anger_threshold() if threshold is None else threshold
     normalised = _normalise(text or "")
     shouted = {word.lower() for word in _LETTERS.findall(text or "") if len(word) >= 3 and word.isupper()}
 
@@ -251,7 +268,7 @@ def score(text: str, anger_threshold: float = ANGER_THRESHOLD) -> Sentiment:
 
     anger_strength = _combine(anger)
     negative_strength = _combine(negative)
-    if anger_strength >= anger_threshold:
+    if anger_strength >= threshold:
         label, strength = "angry", anger_strength
     elif negative_strength >= POLARITY_THRESHOLD and negative_strength >= positive_strength:
         label, strength = "negative", negative_strength
@@ -304,14 +321,14 @@ def _build_sentiment_analyzer() -> type:
 
             @staticmethod
             def get_default_config() -> dict[str, Any]:
-                return {"anger_threshold": ANGER_THRESHOLD}
+                return {}
 
             @classmethod
             def validate_config(cls, config: dict[str, Any]) -> None:
-                threshold = config.get("anger_threshold")
-                if not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
+                if "anger_threshold" in config:  # the second threshold this component once had
                     raise InvalidConfigException(
-                        f"SentimentAnalyzer: anger_threshold must be in (0, 1], got {threshold!r}"
+                        "SentimentAnalyzer: remove anger_threshold from config.yml; the one anger "
+                        "threshold is handoff.upset_threshold in business.yml (no retraining needed)"
                     )
 
             @classmethod
@@ -326,11 +343,11 @@ def _build_sentiment_analyzer() -> type:
 
             def __init__(self, config: dict[str, Any]) -> None:
                 self.validate_config(config)
-                self.anger_threshold = float(config["anger_threshold"])
 
             def process(self, messages: list[Message]) -> list[Message]:
+                threshold = anger_threshold()  # business.yml, read per call: tests switch files
                 for message in messages:
-                    sentiment = score(message.get(TEXT) or "", self.anger_threshold)
+                    sentiment = score(message.get(TEXT) or "", threshold)
                     message.set("sentiment", sentiment.to_dict(), add_to_output=True)
                 return messages
 

@@ -1,0 +1,133 @@
+"""What the relay tells a desk, in terms of what happened — never in a desk's own format.
+
+Why: the relay used to render Slack Block Kit and hand it to whichever desk was configured,
+so the local inbox stored Slack mrkdwn and showed ``&lt;`` to agents. Now the relay says
+"show this handoff's card for this packet and state", "post this customer message",
+"tell the agent this" and each desk renders its own format (``desks/slack``: Block Kit and
+mrkdwn; ``desks/inbox``: plain text). Adding a desk means implementing :class:`Desk`.
+
+Every desk must redact customer text (``bot.redact``) before it stores or shows it; the
+outbox carries the raw text so each desk can render it for its own surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from bot.handoff.states import HandoffStatus, lookup, parse
+
+
+class Notice(str, Enum):
+    """The short notices a desk posts in a handoff's thread; every desk renders all of them.
+
+    Fields each takes (all optional): ``CLAIMED``/``RESOLVED``: ``agent``;
+    ``DELIVERY_FAILED``: ``error``; ``HOW_TO``/``NOTES_HINT``: ``prefix`` (default ``//``);
+    ``FOLLOWUP``: ``text``; ``TIMED_OUT``: ``minutes`` or ``note``; ``AFTER_HOURS``: ``note``.
+    ``error``, ``note`` and ``text`` can quote the customer and are redacted by the desk.
+    """
+
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    DELIVERY_FAILED = "delivery_failed"  # an agent's reply could not be delivered to the customer
+    HOW_TO = "how_to"  # replies go to the customer, internal notes start with the prefix
+    NOTES_HINT = "notes_hint"
+    FOLLOWUP = "followup"  # the message a customer left after nobody claimed the handoff
+    NOT_SENT_RESOLVED = "not_sent_resolved"  # an agent replied after resolving; it was not sent
+    TIMED_OUT = "timed_out"
+    AFTER_HOURS = "after_hours"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+
+def notice_kind(kind: str) -> Notice:
+    """The notice for a name from the outbox; an unknown one fails loudly, never posts a wrong notice."""
+    return lookup(Notice, kind, "status kind")
+
+
+@dataclass(frozen=True)
+class CardState:
+    """Where a handoff stands; a desk's card is a pure function of the packet and this."""
+
+    handoff_id: int
+    status: HandoffStatus
+    claimed_by: str | None = None  # agent display name
+    resolved_by: str | None = None
+    note: str | None = None  # e.g. "No one claimed it in time — the assistant offered to take a message."
+
+    def __post_init__(self) -> None:
+        # A typo'd status would silently show the wrong buttons to every agent.
+        object.__setattr__(self, "status", parse(self.status))
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """Where a desk put a handoff's card: its channel and the card's id (the thread to reply in)."""
+
+    channel: str
+    ts: str
+
+
+# Desk-neutral notes under the status line; each desk decorates them its own way.
+_STATUS_NOTES = {
+    HandoffStatus.TIMED_OUT: "No one claimed it in time — the assistant offered to take a message.",
+    HandoffStatus.AFTER_HOURS: "Opened outside business hours — the assistant offered to take a message.",
+}
+_FOLLOWUP_NOTE = "The customer left a message (see thread)."
+
+
+class HandoffView(Protocol):
+    """The fields of a handoff record a card needs (``bot.handoff.store.HandoffRecord`` has them)."""
+
+    id: int
+    status: str
+    claimed_by_name: str | None
+    resolved_by_name: str | None
+    followup_message: str | None
+
+
+def card_state(handoff: HandoffView) -> CardState:
+    """How a desk shows this handoff now (rendered again on every change)."""
+    current = parse(handoff.status)
+    notes = [_STATUS_NOTES[current]] if current in _STATUS_NOTES else []
+    if handoff.followup_message:
+        notes.append(_FOLLOWUP_NOTE)
+    return CardState(
+        handoff_id=handoff.id,
+        status=current,
+        claimed_by=handoff.claimed_by_name,
+        resolved_by=handoff.resolved_by_name,
+        note=" ".join(notes) or None,
+    )
+
+
+class Desk(Protocol):
+    """An agent workspace. The relay's outbox calls these; a failure raises ``RetryLater``."""
+
+    name: str  # shown by /health: "slack" or "local"
+
+    async def show_card(self, packet: Mapping[str, Any], state: CardState, card: CardRef | None) -> CardRef:
+        """Post the handoff's card (``card`` is None) or update it in place; returns where it is."""
+        ...
+
+    async def post_customer_message(self, card: CardRef, text: str) -> None:
+        """Relay what the customer wrote after the handoff into the card's thread."""
+        ...
+
+    async def post_notice(self, card: CardRef, kind: Notice, **fields: Any) -> None:
+        """Tell the agents something about the handoff, in the card's thread."""
+        ...
+
+    def transcript(self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None) -> Any:
+        """The full conversation in the desk's format (``lines`` overrides the packet's)."""
+        ...
+
+    async def agent_name(self, user_id: str) -> str:
+        """The agent's name as customers should see it."""
+        ...

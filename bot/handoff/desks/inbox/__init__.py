@@ -1,0 +1,7 @@
+"""The local agent inbox: a plain-text desk, its rendering, its page and API (``routes``)."""
+
+from __future__ import annotations
+
+from bot.handoff.desks.inbox.desk import InboxDesk
+
+__all__ = ["InboxDesk"]

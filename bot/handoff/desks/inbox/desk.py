@@ -1,0 +1,55 @@
+"""The built-in agent inbox as a desk: posts are plain-text rows in ``desk_messages``, shown at /inbox.
+
+It exists so a new user can watch a whole handoff without creating a Slack app. What it
+stores is what the agent reads (see :mod:`.render`): no Slack entities, no mrkdwn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.db import run_sync
+from bot.handoff.desks.base import CardRef, CardState, Notice
+from bot.handoff.desks.inbox import render
+from bot.handoff.store import HandoffStore
+
+# Authors of the inbox's thread entries that are not an agent (agents are stored by name).
+CUSTOMER = "customer"
+NOTICE = "notice"
+CARD = "bot"
+
+
+class InboxDesk:
+    """Where agents work handoffs when no Slack workspace is configured."""
+
+    name = "local"
+    channel = "local-inbox"
+
+    def __init__(self, store: HandoffStore) -> None:
+        self.store = store
+
+    async def show_card(self, packet: Mapping[str, Any], state: CardState, card: CardRef | None) -> CardRef:
+        text = render.card_text(packet, state)
+        if card is None:
+            ts = await run_sync(self.store.desk_post, author=CARD, text=text)
+            return CardRef(self.channel, ts)
+        await run_sync(self.store.desk_update, card.ts, text=text)
+        return card
+
+    async def post_customer_message(self, card: CardRef, text: str) -> None:
+        await self._post(card, CUSTOMER, render.untrusted(text) or "(no text)")
+
+    async def post_notice(self, card: CardRef, kind: Notice, **fields: Any) -> None:
+        await self._post(card, NOTICE, render.notice_text(kind, **fields))
+
+    def transcript(
+        self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[dict[str, str]]:
+        return render.transcript(packet, lines)
+
+    async def agent_name(self, user_id: str) -> str:
+        return user_id  # the inbox asks agents to type their name
+
+    async def _post(self, card: CardRef, author: str, text: str) -> None:
+        await run_sync(self.store.desk_post, author=author, text=text, thread_ts=card.ts)

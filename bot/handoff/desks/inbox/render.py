@@ -1,0 +1,152 @@
+"""The local inbox's view of a handoff, as plain text: no Slack entities, no mrkdwn, no emoji codes.
+
+Why plain text: the inbox page puts every string into the DOM as text (never as HTML), so
+what is stored here is exactly what the agent reads; ``<`` stays ``<`` instead of turning
+into ``&lt;``. Customer-written text is still redacted (card numbers, passwords, tokens)
+before it is stored or shown, exactly as on Slack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.formatting import clock, format_money, long_date, mask_email
+from bot.handoff.desks import notices
+from bot.handoff.desks.base import CardState
+from bot.handoff.desks.labels import channel_label
+from bot.handoff.states import HandoffStatus
+from bot.redact import redact
+
+TEXT_LIMIT = 4000  # a message in the inbox; the whole conversation is in the transcript
+NAME_LIMIT = 80
+
+_STATUS_LINES = {
+    HandoffStatus.WAITING: "Waiting for an agent — claim it to take over the chat",
+    HandoffStatus.CLAIMED: "Claimed by {agent} — they are talking to the customer",
+    HandoffStatus.RESOLVED: "Resolved — back with the bot",
+    HandoffStatus.TIMED_OUT: "Timed out — no one claimed it in time",
+    HandoffStatus.AFTER_HOURS: "After hours — no agents on shift",
+}
+_CARD_PREFIXES = {
+    HandoffStatus.WAITING: "Handoff",
+    HandoffStatus.CLAIMED: "Handoff claimed by {agent}",
+    HandoffStatus.RESOLVED: "Handoff resolved",
+    HandoffStatus.TIMED_OUT: "Handoff timed out",
+    HandoffStatus.AFTER_HOURS: "After-hours handoff",
+}
+
+
+def untrusted(text: Any, limit: int = TEXT_LIMIT) -> str:
+    """Customer-written text for the inbox: redacted and shortened; never escaped (the page shows text)."""
+    if text is None:
+        return ""
+    redacted = redact(str(text))
+    return redacted if len(redacted) <= limit else redacted[: limit - 1].rstrip() + "…"
+
+
+def _short(text: Any, limit: int) -> str:
+    value = str(text or "")
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+# Plain text: values are only shortened; what can quote the customer is redacted too.
+PLAIN = notices.Style(own=_short, untrusted=untrusted, body_limit=TEXT_LIMIT)
+
+
+def customer_name(packet: Mapping[str, Any]) -> str:
+    customer = packet.get("customer") or {}
+    return untrusted(customer.get("name"), NAME_LIMIT)
+
+
+def status_line(state: CardState) -> str:
+    agent = _short(state.claimed_by, NAME_LIMIT) or "an agent"
+    line = _STATUS_LINES[state.status].format(agent=agent)
+    if state.status is HandoffStatus.RESOLVED and (state.resolved_by or state.claimed_by):
+        line += " by " + _short(state.resolved_by or state.claimed_by, NAME_LIMIT)
+    return line + (f"\n{untrusted(state.note, 500)}" if state.note else "")
+
+
+def card_text(packet: Mapping[str, Any], state: CardState) -> str:
+    """One line for the card and the list: who, where, why."""
+    prefix = _CARD_PREFIXES[state.status].format(agent=_short(state.claimed_by, NAME_LIMIT) or "an agent")
+    who = customer_name(packet) or "a new customer"
+    reason = untrusted(packet.get("reason"), 200) or "no reason given"
+    return _short(f"{prefix}: {who} on {channel_label(packet.get('channel'))} — {reason}", 400)
+
+
+def notice_text(kind: str, **fields: Any) -> str:
+    """A short thread notice in plain text (the same notices Slack shows; see ``Notice``)."""
+    return notices.notice_text(kind, PLAIN, **fields)
+
+
+def transcript(
+    packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None
+) -> list[dict[str, str]]:
+    """The conversation as the inbox shows it: time (UTC), who, what they wrote, the detected intent."""
+    rendered = []
+    for line in list(packet.get("transcript") or ()) if lines is None else lines:
+        role = str(line.get("role") or "unknown")
+        intent = ""
+        if role == "customer" and line.get("intent"):
+            try:
+                intent = f"{line['intent']} {float(line.get('confidence') or 0):.2f}"
+            except (TypeError, ValueError):
+                intent = str(line["intent"])
+        rendered.append({
+            "time": clock(line.get("timestamp")),
+            "who": role.replace("_", " ").capitalize(),
+            "text": untrusted(line.get("text")) or "(no text)",
+            "intent": intent,
+        })  # fmt: skip
+    return rendered
+
+
+def facts(packet: Mapping[str, Any], state: CardState) -> list[dict[str, str]]:
+    """The card's facts as label/value pairs: customer, channel, reason, mood, what we know, orders."""
+    customer = packet.get("customer") or {}
+    pairs: list[tuple[str, str]] = []
+    if customer:
+        who = customer_name(packet) or "Name unknown"
+        details = [mask_email(customer.get("email")), untrusted(customer.get("plan"), 60)]
+        pairs.append(("Customer", " · ".join([who, *[d for d in details if d]])))
+    else:
+        pairs.append(("Customer", "New customer — not in our records"))
+    pairs.append(("Status", status_line(state)))
+    pairs.append(("Channel", channel_label(packet.get("channel"))))
+    pairs.append(("Reason", untrusted(packet.get("reason"), 500) or "not given"))
+    sentiment = packet.get("sentiment")
+    if isinstance(sentiment, Mapping) and sentiment.get("label"):
+        try:
+            anger = f" (anger {float(sentiment.get('anger')):.2f})"
+        except (TypeError, ValueError):
+            anger = ""
+        pairs.append(("Sentiment", f"{_short(sentiment['label'], 30)}{anger}"))
+    known = [
+        f"{name.replace('_', ' ')}: {_slot(value)}"
+        for name, value in (packet.get("slots") or {}).items()
+        if value not in (None, "", [], {})
+    ]
+    if known:
+        pairs.append(("Known", "; ".join(known)))
+    orders = [_order(order) for order in packet.get("orders") or ()]
+    if orders:
+        pairs.append(("Orders", "; ".join(orders)))
+    return [{"label": label, "value": value} for label, value in pairs if value]
+
+
+def _slot(value: Any) -> str:
+    if isinstance(value, Mapping | list | tuple):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    return untrusted(value, 300)
+
+
+def _order(order: Mapping[str, Any]) -> str:
+    parts = [_short(order.get("number") or "?", 40), _short(order.get("status") or "unknown", 40)]
+    total = format_money(order.get("total_cents"), order.get("currency"))
+    if total:
+        parts.append(total)
+    if order.get("placed_on"):
+        parts.append("placed " + (long_date(order["placed_on"]) or _short(order["placed_on"], 40)))
+    return " ".join(parts)

@@ -1,0 +1,33 @@
+"""Agent-facing names of Rasa input channels, shared by every desk.
+
+Agents think "Website chat", not ``socketio``; the card, the modal and the inbox page all
+say the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Rasa input channel name -> what agents call it.
+CHANNEL_LABELS = {
+    "socketio": "Website chat",
+    "rest": "REST API",
+    "twitter": "X (Twitter) DM",
+    "slack": "Slack Connect",
+    "telegram": "Telegram",
+    "facebook": "Messenger",
+    "twilio": "WhatsApp/SMS",
+}
+# In a list of the customer's identities the channel is implied: "X: @maria", not "X (Twitter) DM".
+IDENTITY_LABELS = {**CHANNEL_LABELS, "twitter": "X"}
+
+
+def channel_label(channel: Any) -> str:
+    """What agents call this input channel (plain text; unknown names are shown as they are)."""
+    name = str(channel or "").strip()
+    return CHANNEL_LABELS.get(name.lower(), name or "unknown channel")
+
+
+def identity_label(channel: Any) -> str:
+    name = str(channel or "").strip()
+    return IDENTITY_LABELS.get(name.lower(), name or "other")

@@ -1,0 +1,65 @@
+"""The wording of the thread notices, once for every desk; each desk supplies its own :class:`Style`.
+
+Why: Slack and the local inbox post the same news ("Claimed by Alex", "Not sent — …"); the
+words live here, and a desk only says how to make a value safe for its surface (escaped
+mrkdwn on Slack, plain redacted text in the inbox) and how to emphasise a label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.handoff.desks.base import Notice, notice_kind
+
+NAME_LIMIT = 80
+NOTE_LIMIT = 500
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a desk makes values safe and emphasises words."""
+
+    own: Callable[[Any, int], str]  # our own data (agent names, the note prefix): made safe, shortened
+    untrusted: Callable[[Any, int], str]  # text that can quote the customer: also redacted
+    body_limit: int  # how long the customer's follow-up message may be
+    bold: Callable[[str], str] = _same
+    italic: Callable[[str], str] = _same
+
+
+def notice_text(kind: str, style: Style, **fields: Any) -> str:
+    """The notice in the desk's style; the fields each kind takes are listed on :class:`Notice`.
+
+    An unknown kind raises ``ValueError`` so a typo fails loudly instead of posting a wrong notice.
+    """
+    notice = notice_kind(kind)
+    agent = style.own(fields.get("agent"), NAME_LIMIT) or "an agent"
+    note = style.untrusted(fields.get("note"), NOTE_LIMIT)
+    if notice is Notice.CLAIMED:
+        return f"Claimed by {agent}"
+    if notice is Notice.RESOLVED:
+        return f"Resolved by {agent} — the bot is back"
+    if notice is Notice.DELIVERY_FAILED:
+        error = style.untrusted(fields.get("error"), NOTE_LIMIT) or "unknown error"
+        return f"Delivery to the customer failed: {error}"
+    if notice in (Notice.HOW_TO, Notice.NOTES_HINT):
+        prefix = style.own(fields.get("prefix") or "//", 20)
+        return (
+            "Replies in this thread go to the customer (claiming the handoff if needed). "
+            f"Internal notes start with {prefix} and are not sent."
+        )
+    if notice is Notice.FOLLOWUP:
+        body = style.untrusted(fields.get("text"), style.body_limit) or style.italic("(no text)")
+        return f"{style.bold('The customer left a message:')} {body}"
+    if notice is Notice.NOT_SENT_RESOLVED:
+        return "Not sent — this handoff is resolved and the bot is back with the customer."
+    if notice is Notice.TIMED_OUT:
+        minutes = fields.get("minutes")
+        within = f" within {style.own(minutes, 10)} min" if minutes is not None else ""
+        return note or f"No one claimed this{within} — the bot offered to take a message"
+    return note or "Outside support hours — no agents on shift"  # Notice.AFTER_HOURS

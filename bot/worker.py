@@ -1,0 +1,122 @@
+"""The worker process (``python -m bot worker``): everything that runs once, beside the Rasa replicas.
+
+Rasa replicas only serve conversations, so they can be added or restarted freely. What
+must run exactly once lives here, in one process with one aiohttp app on one port:
+
+- the handoff relay (bot/handoff/server.py): ``/slack/events``, the local inbox ``/inbox``,
+  the relay's event consumer and its outbox to Slack and customers;
+- the metrics (bot/metrics/service.py): ``/metrics``, ``/metrics/daily`` and their consumer;
+- with X configured, the X poller and the X outbox delivery (bot/channels/x_worker.py);
+- ``GET /health``: all of the above in one answer.
+
+Both consumers read the broker through ``bot.event_stream.consume``, each with its own
+cursor (SQL broker) or its own durable queue (RabbitMQ: ``RABBITMQ_QUEUE`` for the relay,
+``RABBITMQ_METRICS_QUEUE`` for the metrics), so one can never take the other's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from bot.channels.x_api import XSettings, XSettingsError, x_settings
+from bot.channels.x_store import XStore
+from bot.channels.x_worker import run_x
+from bot.customers import CustomerStore
+from bot.event_stream import EventSource, event_source
+from bot.handoff.server import mount_relay, relay_health
+from bot.handoff.settings import RelaySettings, slack_settings
+from bot.metrics import MetricsStore
+from bot.metrics.service import metrics_health, mount_metrics
+from bot.settings import settings as process_settings
+
+X_CHANNEL_KEY = "bot.channels.x.XInput"  # the X channel's section in credentials.yml
+X_MODE = web.AppKey("x_mode", str)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Everything the worker connects to; built once at start-up, errors name the fix."""
+
+    relay: RelaySettings
+    metrics_events: EventSource
+    x: XSettings | None
+    database_url: str
+
+
+def worker_settings(
+    *,
+    endpoints: Path,
+    credentials: Path,
+    rasa_url: str,
+    relay_queue: str | None,
+    metrics_queue: str | None,
+    database_url: str,
+) -> WorkerSettings:
+    """Raises RelaySettingsError, EventSourceError or XSettingsError with what to change."""
+    return WorkerSettings(
+        relay=RelaySettings(
+            rasa_url=rasa_url,
+            rasa_token=process_settings().rasa.auth_token,
+            events=event_source(endpoints, relay_queue),
+            slack=slack_settings(),
+        ),
+        metrics_events=event_source(endpoints, metrics_queue),
+        x=_x_settings(credentials),
+        database_url=database_url,
+    )
+
+
+def _x_settings(credentials: Path) -> XSettings | None:
+    """The X settings Rasa's X channel uses: its credentials.yml section, then X_* variables."""
+    section: dict[str, Any] = {}
+    if credentials.exists():
+        document = yaml.safe_load(credentials.read_text(encoding="utf-8")) or {}
+        section = document.get(X_CHANNEL_KEY) or {}
+    values = dict(section)  # x_settings expands ${VAR} (bot/credentials.py)
+    try:
+        return x_settings(values)
+    except XSettingsError as exc:
+        raise XSettingsError(f"{credentials} / environment: {exc}") from exc
+
+
+def create_app(settings: WorkerSettings) -> web.Application:
+    customers = CustomerStore(settings.database_url)
+    app = web.Application()
+    mount_relay(app, settings.relay, customers)
+    mount_metrics(app, MetricsStore(customers), settings.metrics_events)
+    app[X_MODE] = settings.x.mode if settings.x else "off"
+    if settings.x is not None:
+        app.cleanup_ctx.append(_x_background(settings.x, XStore(customers), settings.relay.rasa_url))
+    app.router.add_get("/health", _health)
+    return app
+
+
+def _x_background(settings: XSettings, store: XStore, rasa_url: str) -> Any:
+    async def background(_app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_x(settings, store, rasa_url, stop))
+        yield
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=10)
+
+    return background
+
+
+async def _health(request: web.Request) -> web.Response:
+    app = request.app
+    return web.json_response({
+        "status": "ok", **await relay_health(app), "metrics": metrics_health(app), "x": app[X_MODE],
+    })  # fmt: skip
+
+
+def serve(settings: WorkerSettings, host: str, port: int) -> None:
+    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)

@@ -1,0 +1,300 @@
+"""A fake Slack workspace that speaks Slack's real HTTP protocol on 127.0.0.1.
+
+Why a server and not a mock: the relay talks to Slack through the real `slack_sdk` / Bolt clients
+(pointed here by `SLACK_API_URL`), and Slack talks to the relay through signed Events API and
+interactivity requests. Exercising both directions over real HTTP catches what mocks hide:
+wrong content types, unsigned or mis-signed requests, missing tokens, retries and rate limits.
+
+The parts: ``web_api`` (the methods the relay calls, over the recorded messages) and this
+module (HTTP, test setup and queries, and what Slack sends the relay: events and clicks).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import time
+import urllib.parse
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.server import Call, FakeService, compact
+from tests.fakes.slack.web_api import Workspace
+
+__all__ = ["FakeSlack", "sign"]
+
+#: What Slack answers an injected HTTP failure with.
+_FAULT_ERRORS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
+
+
+def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's v0 request signature: HMAC-SHA256 over `v0:{timestamp}:{raw body}`."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+class FakeSlack(FakeService):
+    """A Slack workspace with one bot, served over real HTTP; see the module docstring."""
+
+    user_agent = "Slackbot 1.0 (+https://api.slack.com/robots)"
+    bot_token = "xoxb-fake-token"
+    signing_secret = "fake-signing-secret"
+    bot_user_id = Workspace.bot_user_id
+    bot_id = Workspace.bot_id
+    team_id = Workspace.team_id
+    api_app_id = Workspace.api_app_id
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        super().__init__(host, port)
+        self.workspace = Workspace()
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        return app
+
+    @property
+    def api_url(self) -> str:
+        """The Web API root for `slack_sdk` clients: `WebClient(base_url=fake.api_url)`."""
+        return f"{self.base_url}/api/"
+
+    # ------------------------------------------------------------------ test setup
+
+    def add_user(self, user_id: str, real_name: str, display_name: str | None = None) -> None:
+        """Make `users.info` know a human; Slack reports an unset display name as ""."""
+        name = (display_name or real_name).lower().replace(" ", ".")
+        with self._lock:
+            self.workspace.add_user(user_id, real_name, display_name or "", name)
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        """Name a channel, so `#name` resolves and payloads carry the name (any id works without)."""
+        with self._lock:
+            self.workspace.channels[channel_id] = name
+
+    def new_ts(self) -> str:
+        """A unique, increasing message ts such as `1700000000.000100`."""
+        with self._lock:
+            return self.workspace.new_ts()
+
+    # ------------------------------------------------------------------ queries
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Top-level messages (not thread replies), oldest first, optionally for one channel."""
+        with self._lock:
+            found = [
+                m
+                for m in self.workspace.messages.values()
+                if m.get("thread_ts", m["ts"]) == m["ts"] and channel in (None, m["channel"])
+            ]
+            return copy.deepcopy(sorted(found, key=lambda m: float(m["ts"])))
+
+    def replies(self, thread_ts: str) -> list[dict[str, Any]]:
+        """Replies in one thread (bot and human), oldest first, without the parent."""
+        with self._lock:
+            found = [
+                m for m in self.workspace.messages.values() if m.get("thread_ts") == thread_ts != m["ts"]
+            ]
+            return copy.deepcopy(sorted(found, key=lambda m: float(m["ts"])))
+
+    def message(self, ts: str) -> dict[str, Any] | None:
+        """One message by ts (keys: channel, ts, text, blocks, user, thread_ts?, history…)."""
+        with self._lock:
+            return copy.deepcopy(self.workspace.messages.get(ts))
+
+    def views(self) -> list[dict[str, Any]]:
+        """Modals opened with `views.open`: `{"id", "trigger_id", "view"}`."""
+        with self._lock:
+            return copy.deepcopy(self.workspace.views)
+
+    def describe_state(self) -> list[str]:
+        with self._lock:
+            messages = sorted(self.workspace.messages.values(), key=lambda m: float(m["ts"]))
+        lines = [f"  {len(messages)} messages:"]
+        for m in messages:
+            is_reply = m.get("thread_ts", m["ts"]) != m["ts"]
+            where = f"{m['channel']} thread {m['thread_ts']}" if is_reply else m["channel"]
+            who = f"bot {m['bot_id']}" if m.get("bot_id") else f"user {m.get('user')}"
+            edits = f" (edited {len(m['history'])}x)" if m.get("history") else ""
+            lines.append(f"  msg {m['ts']} in {where} by {who}{edits}: {str(m.get('text'))[:120]!r}")
+        return lines
+
+    # ------------------------------------------------------------------ Slack -> the relay
+
+    def send_event(
+        self,
+        url: str,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> tuple[int, str]:
+        """POST `event` in an `event_callback` envelope, signed like Slack; returns (status, body).
+
+        `retry_num` adds Slack's retry headers; `timestamp` / `signing_secret` let tests send
+        stale or forged requests.
+        """
+        envelope = {
+            "token": "fake-verification-token",
+            "team_id": self.team_id,
+            "api_app_id": self.api_app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}],
+        }
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        body, kind = compact(envelope), f"event {event.get('type')}"
+        return self._send_signed(kind, url, body, "application/json", headers, timestamp, signing_secret)
+
+    def post_thread_reply(
+        self, url: str, channel: str, thread_ts: str, user: str, text: str, **kw: Any
+    ) -> tuple[int, str, dict[str, Any]]:
+        """A human replies in a thread: record it like Slack would, then deliver the `message` event.
+
+        Returns (status, body, event); `kw` goes to `send_event` (`timestamp`, `signing_secret`).
+        """
+        with self._lock:
+            ts = self.workspace.new_ts()
+            event: dict[str, Any] = {
+                "client_msg_id": str(uuid.uuid4()),
+                "type": "message",
+                "text": text,
+                "user": user,
+                "ts": ts,
+                "team": self.team_id,
+                "thread_ts": thread_ts,
+                "channel": channel,
+                "event_ts": ts,
+                "channel_type": "channel",
+            }
+            parent = self.workspace.messages.get(thread_ts)
+            if parent is not None:
+                event["parent_user_id"] = parent.get("user")
+            record = {k: v for k, v in event.items() if k not in ("event_ts", "channel_type")}
+            self.workspace.messages[ts] = {**record, "history": []}
+        status, body = self.send_event(url, event, **kw)
+        return status, body, event
+
+    def bot_message_event(self, ts: str) -> dict[str, Any]:
+        """The `message` event Slack sends for the bot's own post `ts` (to test echo suppression)."""
+        msg = self.message(ts)
+        if msg is None:
+            raise KeyError(f"no message with ts {ts}\n{self.describe()}")
+        event = {
+            "type": "message",
+            "text": msg.get("text", ""),
+            "user": self.bot_user_id,
+            "ts": ts,
+            "bot_id": self.bot_id,
+            "app_id": self.api_app_id,
+            "team": self.team_id,
+            "channel": msg["channel"],
+            "event_ts": ts,
+            "channel_type": "channel",
+        }
+        if msg.get("thread_ts"):
+            event["thread_ts"] = msg["thread_ts"]
+        return event
+
+    def click_button(
+        self, url: str, action_id: str, value: str, user: str, channel: str, message_ts: str, **kw: Any
+    ) -> tuple[int, str]:
+        """A user clicks a button on a recorded message: signed `block_actions` form POST.
+
+        The button must exist in the message's blocks, so a wrong action_id fails loudly.
+        `kw`: `timestamp`, `signing_secret` (stale or forged requests).
+        """
+        msg = self.message(message_ts)
+        if msg is None:
+            raise KeyError(f"no message with ts {message_ts} to click on\n{self.describe()}")
+        found = _find_element(msg.get("blocks") or [], action_id)
+        if found is None:
+            raise ValueError(f"message {message_ts} has no element with action_id {action_id!r}: {msg}")
+        block_id, element = found
+        with self._lock:
+            name = self.workspace.users.get(user, {}).get("name", user.lower())
+            channel_name = self.workspace.channels.get(channel, channel.lower())
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": name, "name": name, "team_id": self.team_id},
+            "api_app_id": self.api_app_id,
+            "token": "fake-verification-token",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "trigger_id": f"{int(time.time())}.{uuid.uuid4().hex}",
+            "team": {"id": self.team_id, "domain": "fake-workspace"},
+            "channel": {"id": channel, "name": channel_name},
+            "message": Workspace.public(msg),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": element.get("text"),
+                    "value": value,
+                    "type": element.get("type", "button"),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = urllib.parse.urlencode({"payload": compact(payload).decode()}).encode()
+        form = "application/x-www-form-urlencoded"
+        return self._send_signed(f"block_actions {action_id}", url, body, form, {}, **kw)
+
+    def _send_signed(
+        self,
+        kind: str,
+        url: str,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str],
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> tuple[int, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signed = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sign(signing_secret or self.signing_secret, ts, body),
+            **headers,
+        }
+        return self.deliver(kind, url, body, signed)
+
+    # ------------------------------------------------------------------ the relay -> Slack
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:  # slack_sdk sends JSON for chat.* and views.*, a form otherwise
+            is_json = request.content_type == "application/json"
+            params.update(await request.json() if is_json else dict(await request.post()))
+        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+        token = (bearer.strip() if scheme.lower() == "bearer" else "") or params.pop("token", None)
+        with self._lock:
+            fault = self._take_fault(method)
+            if fault is not None:
+                self._calls.append(Call(method, fault.status, params))
+                error = {"ok": False, "error": _FAULT_ERRORS.get(fault.status, "fatal_error")}
+                headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+                return web.json_response(error, status=fault.status, headers=headers)
+            if token != self.bot_token:
+                body = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
+            else:
+                body = self.workspace.call(method, params)
+            self._calls.append(Call(method, 200, params))
+        return web.json_response(body)
+
+
+def _find_element(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict[str, Any]] | None:
+    """(block_id, element) of the interactive element with `action_id` in `actions`/`section` blocks."""
+    for block in blocks:
+        for element in [*block.get("elements", []), block.get("accessory") or {}]:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return block.get("block_id", ""), element
+    return None

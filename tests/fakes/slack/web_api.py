@@ -1,0 +1,156 @@
+"""The Slack Web API methods the relay calls, over one workspace's recorded messages.
+
+``auth.test`` (Bolt, once), ``chat.postMessage``, ``chat.update``, ``users.info`` and
+``views.open`` (tests/test_slack_manifest.py keeps that list honest); any other method answers
+``unknown_method``, as Slack does. Handlers run with the fake's lock held and return the JSON
+body (Slack answers API errors with HTTP 200 and ``"ok": false``).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from typing import Any
+
+#: Message options the relay sets and tests assert (the card must not unfurl customer links).
+MESSAGE_OPTIONS = ("unfurl_links", "unfurl_media")
+#: Bookkeeping keys on recorded messages that real Slack does not return inside `message`.
+_PRIVATE_KEYS = {"channel", "history", *MESSAGE_OPTIONS}
+
+
+class Workspace:
+    """One Slack workspace with one bot: users, channel names, messages, opened modals."""
+
+    bot_user_id = "UBOT"
+    bot_id = "BBOT"
+    team_id = "T0001"
+    api_app_id = "A0001"
+    bot_name = "supportbot"
+
+    def __init__(self) -> None:
+        self.sequence = itertools.count(1)
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.views: list[dict[str, Any]] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, str] = {}
+        self.add_user(self.bot_user_id, "Support Bot", "", self.bot_name)
+
+    def add_user(self, user_id: str, real_name: str, display_name: str, name: str) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "real_name": real_name,
+            "is_bot": user_id == self.bot_user_id,
+            "profile": {"real_name": real_name, "display_name": display_name},
+        }
+
+    def new_ts(self) -> str:
+        """A unique, increasing message ts such as `1700000000.000100`."""
+        n = next(self.sequence)
+        return f"{1_700_000_000 + n // 10_000}.{n % 10_000 * 100:06d}"
+
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Answer one authorised Web API call."""
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method", "req_method": method}
+        return handler(params)
+
+    @staticmethod
+    def public(msg: dict[str, Any]) -> dict[str, Any]:
+        """A recorded message as Slack returns it (no bookkeeping keys)."""
+        return copy.deepcopy({k: v for k, v in msg.items() if k not in _PRIVATE_KEYS})
+
+    # ------------------------------------------------------------------ the methods
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+        }
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not (params.get("text") or params.get("blocks")):
+            return {"ok": False, "error": "no_text"}
+        channel = self._resolve_channel(str(params["channel"]))
+        ts = self.new_ts()
+        msg: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "text": params.get("text", ""),
+            "blocks": _with_block_ids(params.get("blocks") or []),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.api_app_id,
+            "team": self.team_id,
+        }
+        thread_ts = params.get("thread_ts")
+        if thread_ts:
+            parent = self.messages.get(str(thread_ts))
+            if parent is not None and parent.get("thread_ts"):  # replying to a reply joins its thread
+                thread_ts = parent["thread_ts"]
+            msg["thread_ts"] = str(thread_ts)
+        for option in MESSAGE_OPTIONS:
+            if option in params:
+                msg[option] = params[option]
+        self.messages[ts] = {**msg, "history": []}
+        return {"ok": True, "channel": channel, "ts": ts, "message": self.public(msg)}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        msg = self.messages.get(str(params.get("ts")))
+        if msg is None or msg["channel"] != self._resolve_channel(str(params.get("channel", ""))):
+            return {"ok": False, "error": "message_not_found"}
+        if msg.get("bot_id") != self.bot_id:
+            return {"ok": False, "error": "cant_update_message"}
+        msg["history"].append({"text": msg.get("text"), "blocks": copy.deepcopy(msg.get("blocks"))})
+        if "text" in params:
+            msg["text"] = params["text"]
+        if "blocks" in params:
+            msg["blocks"] = _with_block_ids(params["blocks"])
+        msg["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
+        public = self.public(msg)
+        return {
+            "ok": True,
+            "channel": msg["channel"],
+            "ts": msg["ts"],
+            "text": msg["text"],
+            "message": public,
+        }
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": copy.deepcopy(user)}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if not params.get("trigger_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = f"V{next(self.sequence):08d}"
+        self.views.append({"id": view_id, "trigger_id": params["trigger_id"], "view": copy.deepcopy(view)})
+        return {"ok": True, "view": {"id": view_id, "team_id": self.team_id, **copy.deepcopy(view)}}
+
+    def _resolve_channel(self, channel: str) -> str:
+        name = channel.lstrip("#")
+        return next((cid for cid, cname in self.channels.items() if cname == name), channel)
+
+
+def _with_block_ids(blocks: Any) -> Any:
+    """Slack gives every block without a `block_id` a random one; interactivity payloads carry it."""
+    if not isinstance(blocks, list):
+        return blocks
+    return [
+        {**b, "block_id": uuid.uuid4().hex[:5]} if isinstance(b, dict) and "block_id" not in b else b
+        for b in blocks
+    ]

@@ -1,0 +1,195 @@
+"""The local inbox as a desk: the relay's news stored as plain text, and customer text never run as HTML.
+
+Real relay, real store (SQLite and PostgreSQL), the inbox's real routes served by aiohttp;
+the outbox items the relay queues are delivered the way the worker delivers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+
+from bot.business import load_business_settings
+from bot.customers import CustomerStore
+from bot.handoff.desks.inbox import InboxDesk
+from bot.handoff.desks.inbox.routes import add_inbox_routes
+from bot.handoff.rasa_api import RasaAPI
+from bot.handoff.relay import Relay
+from bot.handoff.store import HandoffStore
+
+XSS = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert('inbox')</script>"
+CARD_NUMBER = "4111 1111 1111 1111"
+SLACK_MARKUP = ("&lt;", "&gt;", "&amp;", ":speech_balloon:", ":technologist:", ":memo:", "*Customer:*", "<!")
+
+
+def packet() -> dict[str, Any]:
+    return {
+        "conversation_id": "web-1", "channel": "socketio", "reason": f"complaint {SCRIPT}",
+        "customer": {"id": 1, "name": f"Maria {XSS}", "email": "maria.lopez@example.com", "plan": "Fiber"},
+        "slots": {"issue": f"charged twice on {CARD_NUMBER}"},
+        "transcript": [
+            {"role": "customer", "text": f"{XSS} & my card {CARD_NUMBER}", "timestamp": 1_700_000_000.0,
+             "intent": "complaint", "confidence": 0.61},
+            {"role": "bot", "text": "Let me get you a person.", "timestamp": 1_700_000_001.0},
+        ],
+    }  # fmt: skip
+
+
+def make_relay(store: CustomerStore) -> tuple[Relay, HandoffStore]:
+    handoffs = HandoffStore(store)
+    rasa = RasaAPI("http://127.0.0.1:9")  # never reached: only desk deliveries happen here
+    return Relay(handoffs, InboxDesk(handoffs), rasa, load_business_settings().handoff), handoffs
+
+
+async def deliver_desk_items(relay: Relay, handoffs: HandoffStore) -> list[str]:
+    """Deliver what the relay queued for the desk, in order (customer deliveries are dropped here)."""
+    delivered = []
+    outbox = handoffs.outbox()
+    while items := outbox.take_due():
+        for item in items:
+            if item.queue.startswith("desk:"):
+                await relay.deliver(item)
+                delivered.append(item.kind)
+            outbox.mark_delivered(item.id)
+    return delivered
+
+
+def open_handoff(handoffs: HandoffStore) -> int:
+    record, _ = handoffs.open_handoff(
+        conversation_id="web-1", channel="socketio", customer_id=1, reason=f"complaint {SCRIPT}",
+        packet=packet(), relay_after=1_700_000_001.0,
+    )  # fmt: skip
+    return record.id
+
+
+def test_the_inbox_stores_plain_text_redacted_without_slack_markup(store: CustomerStore) -> None:
+    relay, handoffs = make_relay(store)
+    handoff = open_handoff(handoffs)
+
+    async def scenario() -> None:
+        await deliver_desk_items(relay, handoffs)
+        handoffs.relay_customer_message(
+            "web-1", f"still there? {XSS} {CARD_NUMBER} @channel", 1_700_000_010.0
+        )
+        await relay.claim(handoff, "Alex")
+        await deliver_desk_items(relay, handoffs)
+        assert (
+            await relay.on_agent_message(
+                thread_ts=handoffs.get(handoff).card_ts, message_ts="m1", agent_id="Alex", text="On it"
+            )
+            == "relayed"
+        )
+        await relay.resolve(handoff, "Alex")
+        assert (
+            await relay.on_agent_message(
+                thread_ts=handoffs.get(handoff).card_ts,
+                message_ts="m2",
+                agent_id="Alex",
+                text="one more thing",
+            )
+            == "handoff-resolved"
+        )
+        handoffs.record_followup("web-1", f"call me {XSS}")
+        await deliver_desk_items(relay, handoffs)
+
+    asyncio.run(scenario())
+    record = handoffs.get(handoff)
+    thread = handoffs.desk_thread(record.card_ts)
+    assert [(m["author"], m["text"]) for m in thread] == [
+        ("notice", "Replies in this thread go to the customer (claiming the handoff if needed). "
+                   "Internal notes start with // and are not sent."),
+        ("customer", f"still there? {XSS} [card •••• 1111] @channel"),
+        ("notice", "Not sent — this handoff is resolved and the bot is back with the customer."),
+        ("notice", f"The customer left a message: call me {XSS}"),
+    ]  # fmt: skip
+    everything = json.dumps(thread, ensure_ascii=False)
+    assert not any(markup in everything for markup in SLACK_MARKUP) and CARD_NUMBER not in everything
+
+    transcript = asyncio.run(relay.transcript_view(handoff))  # Rasa is down: the card's copy
+    assert transcript[0] == {
+        "time": "22:13", "who": "Customer", "text": f"{XSS} & my card [card •••• 1111]",
+        "intent": "complaint 0.61",
+    }  # fmt: skip
+
+
+async def with_inbox(store: CustomerStore, check: Callable[[ClientSession, str], Awaitable[None]]) -> None:
+    relay, handoffs = make_relay(store)
+    open_handoff(handoffs)
+    await deliver_desk_items(relay, handoffs)
+    handoffs.relay_customer_message("web-1", f"{XSS}{SCRIPT}", 1_700_000_010.0)
+    await deliver_desk_items(relay, handoffs)
+    app = web.Application()
+    add_inbox_routes(app, relay, handoffs)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession() as session:
+            await check(session, str(server.make_url("")).rstrip("/"))
+    finally:
+        await server.close()
+
+
+def test_a_customer_cannot_run_script_in_the_agents_inbox(store: CustomerStore) -> None:
+    """The attack: HTML and script typed by the customer. It must arrive as text, and nothing may run it."""
+
+    async def check(session: ClientSession, base: str) -> None:
+        async with session.get(f"{base}/inbox/api/handoffs") as response:
+            assert response.content_type == "application/json"
+            body = await response.text()
+            handoff = (await response.json())["handoffs"][0]
+        # Shown as the literal text the customer typed (so the agent sees the attempt), never decoded HTML.
+        assert handoff["thread"][1]["text"] == f"{XSS}{SCRIPT}"
+        assert handoff["transcript"][0]["text"].startswith(XSS)
+        assert handoff["facts"][0]["value"].startswith(f"Maria {XSS} · m***@example.com")
+        assert "&lt;" not in body and CARD_NUMBER not in body  # no Slack entities; secrets redacted
+        assert handoff["packet"]["slots"]["issue"] == "charged twice on [card •••• 1111]"
+
+        async with session.get(f"{base}/inbox") as response:
+            page = await response.text()
+            policy = response.headers["Content-Security-Policy"]
+        assert "Agent inbox" in page and '<script src="/inbox/inbox.js"></script>' in page
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # no inline script for an injection to join
+        assert (
+            "script-src 'self'" in policy
+            and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        )
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+        async with session.get(f"{base}/inbox/inbox.js") as response:
+            script = await response.text()
+        assert response.content_type == "text/javascript" and "createTextNode" in script
+        for sink in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+        ):
+            assert sink not in script, sink
+
+    asyncio.run(with_inbox(store, check))
+
+
+def test_the_inbox_api_refuses_what_is_not_an_agent_action(store: CustomerStore) -> None:
+    async def check(session: ClientSession, base: str) -> None:
+        url = f"{base}/inbox/api/handoffs"
+        async with session.post(f"{url}/1/reply", json=["not", "an", "object"]) as response:
+            assert response.status == 400 and "JSON object" in await response.text()
+        async with session.post(f"{url}/1/claim", json={"text": "who am I"}) as response:
+            assert response.status == 400 and "agent" in await response.text()
+        async with session.post(f"{url}/99/claim", json={"agent": "Alex"}) as response:
+            assert response.status == 404
+        async with session.post(f"{url}/1/claim", json={"agent": "Alex"}) as response:
+            assert await response.json() == {"status": "claimed"}
+        async with session.post(f"{url}/1/resolve", json={"agent": "Alex"}) as response:
+            assert await response.json() == {"status": "resolved", "changed": True}
+
+    asyncio.run(with_inbox(store, check))
