@@ -21,7 +21,7 @@ the agent's Slack thread, and an agent's thread reply → pushed to the customer
 session.
 
     .venv/bin/python bench/latency.py [--levels 1 10 100] [--messages 200] [--skip-bare]
-                                      [--topologies single replicas]
+                                      [--topologies single replicas] [--out FILE]
 
 Prints a table and writes bench/results/latency.json.
 """
@@ -385,6 +385,8 @@ def main() -> int:
     parser.add_argument(
         "--topologies", nargs="+", choices=["single", "replicas"], default=["single", "replicas"]
     )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latency.json",
+                        help="where the JSON report goes (default bench/results/latency.json)")  # fmt: skip
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ours, bare = ensure_model(), None if args.skip_bare else bare_model()
@@ -395,7 +397,7 @@ def main() -> int:
             runs.append(measure("bare Rasa (default config)", bare, args.levels, args.messages, relay=False,
                                 topology=topology))  # fmt: skip
     print_table(runs)
-    out = ROOT / "bench" / "results" / "latency.json"
+    out = args.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     report = {
@@ -407,7 +409,7 @@ def main() -> int:
         ],
     }
     out.write_text(json.dumps(report, indent=2))
-    log(f"wrote {out.relative_to(ROOT)}")
+    log(f"wrote {out}")
     return 0
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import run_sync
+from bot.rabbitmq_stream import follow_rabbitmq
 from bot.settings import expand
 
 logger = logging.getLogger(__name__)
@@ -220,38 +221,6 @@ async def follow(
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-
-
-async def follow_rabbitmq(url: str, queue_name: str, on_event: OnEvent, stop: asyncio.Event) -> None:
-    """Consume Rasa's events from a durable RabbitMQ queue until ``stop`` is set (see consume).
-
-    ``connect_robust`` reconnects after a broker restart; unacknowledged messages are
-    redelivered, so a failure while handling one only delays it.
-    """
-    import aio_pika
-
-    while not stop.is_set():
-        try:
-            connection = await aio_pika.connect_robust(url, timeout=10)
-        except Exception as exc:  # broker down at start-up: keep trying
-            logger.warning("event stream: RabbitMQ unreachable (%s); retrying in 2 s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=2)
-            continue
-        async with connection:
-            channel = await connection.channel()
-            await channel.set_qos(prefetch_count=50)
-            queue = await channel.declare_queue(queue_name, durable=True)
-
-            async def handle(message: Any) -> None:
-                async with message.process(requeue=True):
-                    data = json.loads(message.body)
-                    await on_event(str(data.get("sender_id")), data)
-
-            await queue.consume(handle)
-            logger.info("event stream: consuming RabbitMQ queue %r", queue_name)
-            await stop.wait()
-        return
 
 
 async def _saved_position(store: CursorStore, cursor: str, fallback: int) -> int:
