@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.settings import business_file as settings_business_file
+from bot.settings import expand
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -103,7 +104,8 @@ def load_business_settings(path: Path | None = None) -> BusinessSettings:
 
 @lru_cache(maxsize=8)
 def _load(path: Path) -> BusinessSettings:
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    # ${VAR} anywhere in the file comes from the environment (an unset one is an error naming it).
+    document = expand(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, where=path.name)
     raw = document.get("business") or {}
     try:
         return BusinessSettings(

@@ -214,6 +214,17 @@ def test_business_yml_is_top_level_and_not_training_data() -> None:
         assert set(document) <= rasa_keys, f"{path} is not Rasa training data: {set(document) - rasa_keys}"
 
 
+def test_business_yml_values_may_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = write_business_file(tmp_path / "business.yml", internal_note_prefix="${NOTE_PREFIX:-//}")
+    assert load_business_settings(path).handoff.internal_note_prefix == "//"
+    monkeypatch.setenv("SHOP_NAME", "Acme Home")
+    named = tmp_path / "named.yml"
+    named.write_text(path.read_text(encoding="utf-8").replace("name: Hearthlink", "name: ${SHOP_NAME}"))
+    assert load_business_settings(named).name == "Acme Home"
+
+
 def test_a_bad_upset_threshold_names_the_key(tmp_path: Path) -> None:
     from bot.business import BusinessSettingsError
 
