@@ -157,8 +157,9 @@ def _raw(port: int, request: str) -> str:
 def test_a_conversation_keeps_its_replica_through_either_frontend_and_conversations_spread(
     front: FrontPorts,
 ) -> None:
-    chosen = {f"customer-{n}": message(front.public_url, f"customer-{n}") for n in range(40)}
-    assert set(chosen.values()) == {"a", "b"}
+    chosen = {f"customer-{n}": message(front.public_url, f"customer-{n}") for n in range(200)}
+    on_a = list(chosen.values()).count("a")
+    assert 80 <= on_a <= 120, on_a  # an even split (hash ring weight 100: 108/92; weight 1: 86/114)
     again = {sender: message(front.public_url, sender) for sender in reversed(chosen)}  # not round robin
     assert again == chosen
     for sender, replica in list(chosen.items())[:10]:  # an agent's reply meets the same replica

@@ -7,6 +7,7 @@ makes it non-empty, and the first test here fails, on either dialect, until
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -18,10 +19,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Index, MetaData, String, inspect, text
+from sqlalchemy import Column, Constraint, Index, MetaData, String, Table, inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import NAMING_CONVENTION, engine
 from bot.migrations import (
+    MIGRATIONS_DIR,
     SchemaNotCurrent,
     current_revision,
     differences,
@@ -81,18 +85,44 @@ def test_a_database_older_than_the_code_is_refused_with_the_command_that_fixes_i
         require_current(empty_url)
 
 
+def create_all_as_before_the_migrations(url: str, skip: set[str]) -> None:
+    """What the old ``create_schema()`` made: 0001's tables through ``create_all``, no constraint
+    names of ours (SQLite leaves them unnamed, PostgreSQL names them itself), no version table."""
+    spec = importlib.util.spec_from_file_location("initial", MIGRATIONS_DIR / "versions" / "0001_initial.py")
+    initial = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(initial)
+    old = MetaData()
+    for name, items, indexes in initial._tables():
+        if name in skip:
+            continue
+        for item in items:
+            if isinstance(item, Constraint) and item.name != "uq_identity_channel_id":  # the one named
+                item.name = None
+        table = Table(name, old, *items)
+        for index, columns in indexes.items():
+            Index(index, *(table.c[column] for column in columns))
+    old.create_all(engine(url))
+
+
+def add_outbox_item(connection: Connection, dedupe_key: str) -> None:
+    connection.execute(
+        text("INSERT INTO outbox (queue, kind, payload, dedupe_key, attempts, next_attempt_at, created_at) "
+             "VALUES ('desk:1', 'desk.post_card', '{}', :key, 0, '2026-01-01', '2026-01-01')"),
+        {"key": dedupe_key},
+    )  # fmt: skip
+
+
 def test_a_database_made_before_the_migrations_is_adopted_with_its_rows(empty_url: str) -> None:
     """Old processes ran ``create_all`` for the modules they imported: some tables, no version."""
-    upgrade(empty_url, "0001")
+    create_all_as_before_the_migrations(empty_url, skip={"x_choices"})  # the X channel never ran here
     with engine(empty_url).begin() as connection:
-        connection.execute(text("DROP TABLE alembic_version"))
-        connection.execute(text("DROP TABLE x_choices"))  # the X channel never ran here
         connection.execute(text("INSERT INTO handoff_cursors (name, position) VALUES ('metrics', 17)"))
         connection.execute(text("INSERT INTO x_cursors (name, value) VALUES ('dm', '1582838213461262340')"))
         connection.execute(
             text("INSERT INTO customers (name, devices, preferences, created_at) "
                  "VALUES ('Ada', '[]', '{}', '2026-01-01 09:00:00')")
         )  # fmt: skip
+        add_outbox_item(connection, dedupe_key="card:1")
     assert current_revision(empty_url) is None
 
     upgrade(empty_url)
@@ -101,6 +131,8 @@ def test_a_database_made_before_the_migrations_is_adopted_with_its_rows(empty_ur
         cursors = dict(connection.execute(text("SELECT name, position FROM stream_cursors")).all())
         assert connection.execute(text("SELECT name FROM customers")).scalars().all() == ["Ada"]
     assert cursors == {"metrics": 17, "x:dm": 1582838213461262340}
+    with pytest.raises(IntegrityError), engine(empty_url).begin() as connection:  # still unique, now named
+        add_outbox_item(connection, dedupe_key="card:1")  # the same delivery queued twice
     assert not {"handoff_cursors", "x_cursors"} & tables(empty_url)
 
 

@@ -1,9 +1,12 @@
 """The schema as it was before migrations existed (every table ``create_all`` made).
 
 A database from those days has some or all of these tables and no ``alembic_version``:
-only the missing tables are created, so it is adopted as it is (the processes of that
+only the missing tables are created, so it is adopted with its rows (the processes of that
 time created the tables of the modules they had imported: an action server alone never
-made the metrics or X tables).
+made the metrics or X tables). PostgreSQL named its constraints itself, as ``bot.db``'s
+naming convention does; SQLite left single-column UNIQUE constraints unnamed, so those
+tables are rebuilt with the names (batch mode copies the rows), and a later migration can
+drop or change a constraint by one name on both dialects.
 
 Revision ID: 0001
 Revises:
@@ -184,13 +187,23 @@ def _tables() -> list[tuple[str, list[sa.SchemaItem], dict[str, list[str]]]]:
 
 
 def upgrade() -> None:
-    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    bind = op.get_bind()
+    existing = set(sa.inspect(bind).get_table_names())
     for name, columns, indexes in _tables():
-        if name in existing:
-            continue
-        op.create_table(name, *columns)
-        for index, index_columns in indexes.items():
-            op.create_index(index, name, index_columns)
+        if name not in existing:
+            op.create_table(name, *columns)
+            for index, index_columns in indexes.items():
+                op.create_index(index, name, index_columns)
+        elif bind.dialect.name == "sqlite" and _unnamed_unique_constraints(name):
+            definition = sa.Table(name, sa.MetaData(), *columns)
+            for index, index_columns in indexes.items():
+                sa.Index(index, *(definition.c[column] for column in index_columns))
+            with op.batch_alter_table(name, copy_from=definition, recreate="always"):
+                pass
+
+
+def _unnamed_unique_constraints(table: str) -> bool:
+    return any(not unique["name"] for unique in sa.inspect(op.get_bind()).get_unique_constraints(table))
 
 
 def downgrade() -> None:

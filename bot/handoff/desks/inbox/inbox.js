@@ -43,7 +43,7 @@ function render(handoff) {
   for (const message of handoff.thread || []) {
     if (message.author === "notice") thread.append(el("div", {class: "line notice"}, message.text));
     else thread.append(el("div", {class: "line"},
-      el("span", {class: "who"}, (message.author === "customer" ? "Customer" : message.author) + ": "), (() => { const d = document.createElement("span"); d.innerHTML = message.text; return d; })()));
+      el("span", {class: "who"}, (message.author === "customer" ? "Customer" : message.author) + ": "), message.text));
   }
   const draft = el("textarea", {placeholder: "Reply to the customer (// for an internal note)"});
   draft.value = drafts[handoff.id] || "";
