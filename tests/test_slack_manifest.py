@@ -14,7 +14,7 @@ def manifest() -> dict:
 
 
 def relay_source() -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "bot" / "handoff").glob("*.py"))
+    return "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "bot" / "handoff").rglob("*.py"))
 
 
 def test_scopes_match_the_web_api_methods_the_relay_calls() -> None:
