@@ -42,6 +42,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.bad_input import clipped, not_text_reply, problem_with
+from bot.channels.widget_labels import WidgetLabelsError, widget_script
 from bot.settings import project_root, settings
 
 logger = logging.getLogger(__name__)
@@ -232,9 +233,14 @@ class WebChatInput(SocketIOInput):
 
         @webchat.route("/widget.js", methods=["GET"])
         async def widget(_: Request) -> HTTPResponse:
-            return await response.file(
-                STATIC_DIR / "widget.js",
-                mime_type="application/javascript; charset=utf-8",
+            try:
+                script = widget_script(STATIC_DIR / "widget.js")
+            except (OSError, WidgetLabelsError) as exc:
+                logger.error("web chat: cannot serve the widget: %s", exc)
+                return response.text("The website chat is not configured correctly.", status=503)
+            return response.text(
+                script,
+                content_type="application/javascript; charset=utf-8",
                 headers={"Cache-Control": WIDGET_CACHE},
             )
 

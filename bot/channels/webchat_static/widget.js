@@ -42,7 +42,19 @@
   // Socket.IO's browser client lives next to widget.js on the Rasa server.
   var assetBase = options.server || !scriptUrl ? server + "/webhooks/socketio/" : new URL(".", scriptUrl).href;
   var socketPath = options.socketPath || "/socket.io";
-  var title = options.title || "Support";
+  // Every text a visitor reads comes from business.yml (webchat.labels), filled in by the
+  // server when it serves this file (bot/channels/widget_labels.py).
+  var LABELS = /*LABELS*/{}/*END LABELS*/;
+  function label(key, fields) {
+    var text = Object.prototype.hasOwnProperty.call(LABELS, key) ? String(LABELS[key]) : key;
+    return text.replace(/\{(\w+)\}/g, function (whole, name) {
+      return fields && Object.prototype.hasOwnProperty.call(fields, name) ? String(fields[name]) : whole;
+    });
+  }
+  var title = options.title || label("title");
+  function attr(text) { // a label placed inside the panel's HTML attributes or text
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
   var storagePrefix = "supportchat:v1:" + server + ":";
 
   // ---- storage (namespaced; private browsing or a full quota must not break the chat) ----
@@ -174,16 +186,16 @@
     "</button>" +
     '<section class="panel" id="supportchat-panel" role="dialog" hidden>' +
     '<header><div class="titles"><h2 class="title"></h2><p class="status" role="status"></p></div>' +
-    '<button class="close" type="button" data-testid="close" aria-label="Close chat">\u00d7</button></header>' +
+    '<button class="close" type="button" data-testid="close" aria-label="' + attr(label("close")) + '">\u00d7</button></header>' +
     '<div class="handoff-banner" data-testid="handoff-banner" role="status" aria-live="polite" hidden></div>' +
     '<div class="scroll">' +
-    '<p class="empty" hidden>Send us a message \u2014 we\u2019re here to help.</p>' +
+    '<p class="empty" hidden></p>' +
     '<ol class="messages" data-testid="messages" role="log" aria-live="polite" aria-relevant="additions"></ol>' +
-    '<div class="typing" data-testid="typing" hidden><span></span><span></span><span></span><span class="sr-only">typing</span></div>' +
+    '<div class="typing" data-testid="typing" hidden><span></span><span></span><span></span><span class="sr-only"></span></div>' +
     "</div>" +
     '<form class="composer" novalidate>' +
-    '<input type="text" data-testid="input" aria-label="Type your message" placeholder="Type your message\u2026" autocomplete="off" maxlength="2000">' +
-    '<button class="send" type="submit" data-testid="send" aria-label="Send message">Send</button>' +
+    '<input type="text" data-testid="input" aria-label="' + attr(label("input")) + '" placeholder="' + attr(label("placeholder")) + '" autocomplete="off" maxlength="2000">' +
+    '<button class="send" type="submit" data-testid="send" aria-label="' + attr(label("send_label")) + '">' + attr(label("send")) + '</button>' +
     "</form>" +
     "</section>" +
     "</div>";
@@ -218,8 +230,10 @@
     input: q(".composer input")
   };
   ui.title.textContent = title;
+  ui.empty.textContent = label("empty");
+  ui.root.querySelector(".typing .sr-only").textContent = label("typing");
   ui.panel.setAttribute("aria-label", title);
-  ui.list.setAttribute("aria-label", "Conversation with " + title);
+  ui.list.setAttribute("aria-label", label("conversation_with", { title: title }));
   if (options.position === "left") ui.root.classList.add("left");
   if (options.color && window.CSS && window.CSS.supports && window.CSS.supports("color", options.color)) {
     ui.root.style.setProperty("--accent", options.color);
@@ -258,7 +272,7 @@
     item.setAttribute("data-id", message.id);
     if (message.from === "agent") {
       var who = el("span", "who");
-      who.textContent = (message.agent || "Support") + " \u00b7 support team";
+      who.textContent = label("agent_byline", { agent: message.agent || label("title") });
       item.appendChild(who);
     }
     if (message.text) {
@@ -269,7 +283,7 @@
     if (message.image && safeUrl(message.image)) {
       var image = el("img");
       image.src = safeUrl(message.image);
-      image.alt = message.text ? "" : "Image from " + (message.agent || "the assistant");
+      image.alt = message.text ? "" : label("image_from", { who: message.agent || label("the_assistant") });
       image.loading = "lazy";
       item.appendChild(image);
     }
@@ -278,13 +292,13 @@
       link.href = safeUrl(message.link);
       link.target = "_blank";
       link.rel = "noopener noreferrer";
-      link.textContent = message.linkTitle || "Open attachment";
+      link.textContent = message.linkTitle || label("open_attachment");
       item.appendChild(link);
     }
     if (message.buttons && message.buttons.length && !message.used) {
       var chips = el("div", "chips");
       chips.setAttribute("role", "group");
-      chips.setAttribute("aria-label", "Suggested replies");
+      chips.setAttribute("aria-label", label("suggested_replies"));
       message.buttons.forEach(function (button) {
         var chip = el("button", "chip");
         chip.type = "button";
@@ -380,11 +394,11 @@
     var handoff = state.handoff;
     ui.banner.className = "handoff-banner " + handoff.state;
     if (handoff.state === "waiting") {
-      ui.banner.textContent = "Waiting for a person from our team\u2026";
+      ui.banner.textContent = label("waiting_for_person");
     } else if (handoff.state === "agent") {
-      ui.banner.textContent = "You are now chatting with " + (handoff.agent || "a person") + " from support";
+      ui.banner.textContent = label("agent_joined", { agent: handoff.agent || label("a_person") });
     } else if (justBack) {
-      ui.banner.textContent = "You're back with the assistant";
+      ui.banner.textContent = label("back_with_assistant");
       state.bannerTimer = setTimeout(function () { ui.banner.hidden = true; }, BACK_NOTICE_MS);
     } else {
       ui.banner.textContent = "";
@@ -472,11 +486,11 @@
   function connect() {
     if (state.socket || state.loading) return;
     state.loading = true;
-    setStatus("Connecting\u2026");
+    setStatus(label("connecting"));
     loadSocketIo(function (io) {
       state.loading = false;
       if (!io) {
-        setStatus("The chat is unavailable right now. Please try again later.");
+        setStatus(label("unavailable"));
         hideTyping();
         return;
       }
@@ -503,9 +517,9 @@
       socket.on("bot_uttered", fromServer);
       socket.on("disconnect", function () {
         state.confirmed = false;
-        setStatus("Reconnecting\u2026");
+        setStatus(label("reconnecting"));
       });
-      socket.on("connect_error", function () { setStatus("Reconnecting\u2026"); });
+      socket.on("connect_error", function () { setStatus(label("reconnecting")); });
     });
   }
 
@@ -530,7 +544,7 @@
     ui.root.classList.add("open");
     ui.panel.hidden = false;
     ui.launcher.setAttribute("aria-expanded", "true");
-    ui.launcher.setAttribute("aria-label", "Close chat: " + title);
+    ui.launcher.setAttribute("aria-label", label("close_chat", { title: title }));
     state.unread = 0;
     ui.badge.hidden = true;
     connect();
@@ -545,7 +559,7 @@
     ui.root.classList.remove("open");
     ui.panel.hidden = true;
     ui.launcher.setAttribute("aria-expanded", "false");
-    ui.launcher.setAttribute("aria-label", "Open chat: " + title);
+    ui.launcher.setAttribute("aria-label", label("open_chat", { title: title }));
     if (hadFocus) ui.launcher.focus();
   }
 
