@@ -66,12 +66,12 @@ async def identify(tracker: Tracker) -> CustomerRecord:
 
 def mask_email(email: str | None) -> str:
     """``m***@example.com`` (see :func:`bot.formatting.mask_email`), or a phrase that reads in a reply."""
-    return formatting.mask_email(email, missing="the email address on your account")
+    return formatting.mask_email(email, missing=business().wording.email_on_account)
 
 
 def format_day(day: date | None) -> str:
-    """``Thu 5 Nov`` (see :func:`bot.formatting.format_day`); "soon" when the date is not known yet."""
-    return formatting.format_day(day, missing="soon")
+    """``Thu 5 Nov`` (see :func:`bot.formatting.format_day`); business.yml's word when not known yet."""
+    return formatting.format_day(day, missing=business().wording.date_not_yet)
 
 
 class SupportAction(Action, ABC):

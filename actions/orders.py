@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions.account import validated_email
 from actions.common import (
     SupportAction,
+    business,
     channel_of,
     customer_store,
     format_day,
@@ -49,8 +50,8 @@ def order_details(order: OrderRecord) -> dict[str, str]:
         "shipped_on": format_day(order.shipped_on),
         "delivered_on": format_day(order.delivered_on),
         "expected_on": format_day(order.expected_on),
-        "carrier": order.carrier or "our courier",
-        "tracking_number": order.tracking_number or "not available yet",
+        "carrier": order.carrier or business().wording.unknown_carrier,
+        "tracking_number": order.tracking_number or business().wording.tracking_not_yet,
     }
 
 

@@ -81,11 +81,22 @@ class HandoffSettings:
 
 
 @dataclass(frozen=True)
+class Wording:
+    """Words filled into answers where a fact is not known yet (texts customers read)."""
+
+    unknown_carrier: str
+    tracking_not_yet: str
+    date_not_yet: str
+    email_on_account: str
+
+
+@dataclass(frozen=True)
 class BusinessSettings:
     name: str
     return_window_days: int
     refund_days: str
     handoff: HandoffSettings
+    wording: Wording
 
 
 def business_file() -> Path:
@@ -113,11 +124,13 @@ def _load(path: Path) -> BusinessSettings:
             return_window_days=int(raw["return_window_days"]),
             refund_days=str(raw["refund_days"]),
             handoff=_handoff_settings(document.get("handoff") or {}),
+            wording=Wording(**{key: str(value) for key, value in (document.get("wording") or {}).items()}),
         )
     except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError) as exc:
         raise BusinessSettingsError(
             f"{path}: {exc}. 'business' needs name, return_window_days (whole days) and "
-            "refund_days; 'handoff' needs numbers for upset_threshold, claim_timeout_minutes and "
+            "refund_days; 'wording' needs unknown_carrier, tracking_not_yet, date_not_yet and "
+            "email_on_account; 'handoff' needs numbers for upset_threshold, claim_timeout_minutes and "
             "expected_wait_minutes, and business_hours with a timezone (e.g. Europe/London), "
             'days (mon..sun) and open/close times as "HH:MM"'
         ) from exc
