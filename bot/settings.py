@@ -397,36 +397,3 @@ def apply_library_defaults() -> None:
     """Set :data:`LIBRARY_DEFAULTS` in this process unless the user set them (before importing them)."""
     for name, value in LIBRARY_DEFAULTS.items():
         os.environ.setdefault(name, value)
-
-
-def reference_markdown() -> str:
-    """The settings tables of docs/configuration.md, generated from the dataclasses' fields.
-
-    ``python -m bot.settings`` prints them; tests/test_settings.py fails when the page differs.
-    """
-    from bot.credentials import SECTIONS as CREDENTIALS  # imports this module
-
-    lines = []
-    for cls in (*SECTIONS, *CREDENTIALS):
-        lines += ["", f"### {(cls.__doc__ or cls.__name__).splitlines()[0].rstrip('.')}", ""]
-        lines += ["| variable | YAML key | default | meaning |", "| --- | --- | --- | --- |"]
-        for item in fields(cls):
-            env, key = item.metadata.get("env"), item.metadata.get("yaml")
-            default = "" if item.default in (None, "") else f"`{_shown(item.default)}`"
-            secret = " (secret)" if item.metadata.get("secret") else ""
-            cells = [
-                f"`{env}`" if env else "",
-                f"`{key}`" if key else "",
-                default,
-                item.metadata["doc"] + secret,
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines[1:]) + "\n"
-
-
-def _shown(value: Any) -> str:
-    return "the checkout" if value == PROJECT_ROOT else str(value)
-
-
-if __name__ == "__main__":
-    print(reference_markdown(), end="")

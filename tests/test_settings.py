@@ -18,7 +18,8 @@ import yaml
 from bot import order_numbers, responses
 from bot.business import load_business_settings
 from bot.credentials import slack_values, x_values
-from bot.settings import SettingsError, expand, reference_markdown, settings
+from bot.settings import SettingsError, expand, settings
+from bot.settings_reference import reference_markdown
 from tests.support.bot import write_business_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +183,7 @@ def test_x_credentials_from_credentials_yml_or_the_environment(monkeypatch: pyte
 def test_configuration_reference_matches_the_settings_objects() -> None:
     page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     generated = page.split("<!-- settings:begin -->\n", 1)[1].split("<!-- settings:end -->", 1)[0]
-    assert generated == reference_markdown(), "regenerate the block with: python -m bot.settings"
+    assert generated == reference_markdown(), "regenerate the block with: python -m bot.settings_reference"
 
 
 def test_every_business_yml_key_is_documented_and_nothing_else() -> None:
