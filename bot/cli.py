@@ -135,7 +135,7 @@ def cmd_x_webhook(args: argparse.Namespace) -> int:
         return 2
     if settings is None:
         print("error: set X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET first "
-              "(README, 'Connect X')", file=sys.stderr)  # fmt: skip
+              "(docs/x.md, 'Connect X')", file=sys.stderr)  # fmt: skip
         return 2
     if args.action == "register" and not args.url:
         print("error: register needs --url https://YOUR-BOT-SERVER/webhooks/twitter/webhook", file=sys.stderr)

@@ -233,7 +233,8 @@ class XInput(InputChannel):
         @x_webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             if conversations is None:
-                return response.json({"status": "off", "hint": "set the X_* variables (README, 'Connect X')"})
+                hint = "set the X_* variables (docs/x.md, 'Connect X')"
+                return response.json({"status": "off", "hint": hint})
             return response.json({"status": "ok", "mode": conversations.settings.mode})
 
         @x_webhook.route("/webhook", methods=["GET"])

@@ -1,7 +1,7 @@
 """Talking to the X API v2 through tweepy: settings, the client, errors mapped for the outbox.
 
 Settings come from credentials.yml's X section or the environment (bot/credentials.py,
-docs/configuration.md, README "Connect X"):
+docs/configuration.md, docs/x.md "Connect X"):
 
 - ``X_CONSUMER_KEY`` / ``X_CONSUMER_SECRET``: the app's API key and secret (the secret
   also signs webhook deliveries and answers the CRC challenge);
@@ -75,7 +75,7 @@ def x_settings(values: dict[str, Any] | None = None) -> XSettings | None:
     missing = [key for key, value in found.items() if not value]
     if missing:
         raise XSettingsError(
-            f"X channel half configured: set {', '.join(missing)} too (README, 'Connect X')."
+            f"X channel half configured: set {', '.join(missing)} too (docs/x.md, 'Connect X')."
         )
     mode = get("X_MODE").lower() or "polling"
     if mode not in ("polling", "webhook"):

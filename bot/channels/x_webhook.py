@@ -40,7 +40,7 @@ def check(settings: XSettings) -> list[str]:
     client = make_client(settings)
     hooks = _data(client.request("GET", "/2/webhooks", user_auth=_user_auth(settings))) or []
     if not hooks:
-        return ["no webhook registered (polling mode needs none; see README, 'Connect X')"]
+        return ["no webhook registered (polling mode needs none; see docs/x.md, 'Connect X')"]
     lines = []
     for hook in hooks if isinstance(hooks, list) else [hooks]:
         try:

@@ -68,7 +68,7 @@ def slack_settings(environ: dict[str, str] | None = None) -> SlackSettings | Non
     ]
     if missing:
         raise RelaySettingsError(
-            f"Slack handoff is half configured: set {', '.join(missing)} too (see README, "
+            f"Slack handoff is half configured: set {', '.join(missing)} too (see docs/slack.md, "
             "'Connect Slack'), or unset all SLACK_* variables to use the local agent inbox."
         )
     mode = env.get("SLACK_MODE", "http").strip().lower() or "http"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -34,6 +35,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from bot.db import engine, is_sqlite, new_engine, where
@@ -100,11 +102,23 @@ def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
 
 
 def upgrade(url: str, revision: str = "head") -> str | None:
-    """Bring the database to ``revision`` (default: the newest); returns the revision it was at."""
-    with _locked(url) as connection:
-        before = MigrationContext.configure(connection).get_current_revision()
-        command.upgrade(_config(connection), revision)
-    return before
+    """Bring the database to ``revision`` (default: the newest); returns the revision it was at.
+
+    On SQLite, a second upgrader can be refused ("database is locked") while the first one
+    switches a new file to WAL, before the busy timeout applies (seen once in the full suite
+    on 2 busy cores with 4 upgraders); the whole upgrade is one transaction, so it is retried.
+    """
+    for attempt in range(5):
+        try:
+            with _locked(url) as connection:
+                before = MigrationContext.configure(connection).get_current_revision()
+                command.upgrade(_config(connection), revision)
+            return before
+        except OperationalError as exc:
+            if not is_sqlite(url) or "locked" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def downgrade(url: str, revision: str) -> None:
