@@ -123,6 +123,7 @@ def open_handoff(
 ) -> tuple[WebChatCustomer, dict[str, Any]]:
     customer = customer_as(bot, customers, session, demo)
     customer.ask("I want to talk to a human", "person from our support team")
+    customer.wait_for_handoff_state("waiting")  # the banner's message follows the text
     return customer, card_for(slack, session)
 
 

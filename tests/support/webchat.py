@@ -48,6 +48,16 @@ class WebChatCustomer:
             time.sleep(0.05)
         raise AssertionError(f"{self.session_id} never received {fragment!r}; got {self.texts()}")
 
+    def wait_for_handoff_state(self, state: str, timeout: float = 30.0) -> None:
+        """Wait for the widget's ``{"handoff": {"state": ...}}`` message (it follows the text)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if any((m.get("handoff") or {}).get("state") == state for m in self.received):
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"{self.session_id} never received the handoff state {state!r}")
+
     def ask(self, text: str, expect: str, timeout: float = 30.0) -> str:
         """Say something and wait for a reply containing ``expect`` that arrives after it."""
         before = len(self.texts())
