@@ -8,8 +8,10 @@ up connected to nothing while its health check said ok).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -39,6 +41,28 @@ async def rasa_broker(queue: str) -> Any:
     return broker
 
 
+@contextlib.asynccontextmanager
+async def consuming(queue: str, on_event: Any) -> AsyncIterator[None]:
+    """``follow_rabbitmq`` running on ``queue`` for the block; stopped and awaited after it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(follow_rabbitmq(URL, queue, on_event, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+def texts_recorder() -> tuple[list[str], Any]:
+    """A consumer callback that keeps the text of each event it is given, in order."""
+    seen: list[str] = []
+
+    async def on_event(sender_id: str, event: dict[str, Any]) -> None:
+        seen.append(event["text"])
+
+    return seen, on_event
+
+
 async def wait_until(condition: Any, timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition() and asyncio.get_running_loop().time() < deadline:
@@ -62,11 +86,8 @@ def test_events_arrive_one_at_a_time_in_the_order_rasa_published_them(queue: str
         for text in texts:  # a backlog waiting before the consumer starts
             broker.publish({"sender_id": "s1", "event": "user", "text": text})
         await asyncio.sleep(0.5)
-        stop = asyncio.Event()
-        task = asyncio.create_task(follow_rabbitmq(URL, queue, on_event, stop))
-        await wait_until(lambda: len(seen) >= len(texts))
-        stop.set()
-        await task
+        async with consuming(queue, on_event):
+            await wait_until(lambda: len(seen) >= len(texts))
         await broker.close()
         assert seen == texts
         assert busy["most"] == 1
@@ -75,22 +96,16 @@ def test_events_arrive_one_at_a_time_in_the_order_rasa_published_them(queue: str
 
 
 def test_a_running_consumer_keeps_reading_after_the_broker_restarts(queue: str) -> None:
-    seen: list[str] = []
-
-    async def on_event(sender_id: str, event: dict[str, Any]) -> None:
-        seen.append(event["text"])
+    seen, on_event = texts_recorder()
 
     async def scenario() -> None:
         broker = await rasa_broker(queue)
-        stop = asyncio.Event()
-        task = asyncio.create_task(follow_rabbitmq(URL, queue, on_event, stop))
-        broker.publish({"sender_id": "s1", "event": "user", "text": "before"})
-        await wait_until(lambda: seen == ["before"])
-        await asyncio.to_thread(restart_rabbitmq)
-        broker.publish({"sender_id": "s1", "event": "user", "text": "after"})
-        await wait_until(lambda: "after" in seen, timeout=60)
-        stop.set()
-        await task
+        async with consuming(queue, on_event):
+            broker.publish({"sender_id": "s1", "event": "user", "text": "before"})
+            await wait_until(lambda: seen == ["before"])
+            await asyncio.to_thread(restart_rabbitmq)
+            broker.publish({"sender_id": "s1", "event": "user", "text": "after"})
+            await wait_until(lambda: "after" in seen, timeout=60)
         await broker.close()
         assert seen == ["before", "after"]
 
@@ -98,10 +113,7 @@ def test_a_running_consumer_keeps_reading_after_the_broker_restarts(queue: str) 
 
 
 def test_a_message_that_is_not_a_rasa_event_is_dropped_and_the_next_one_still_arrives(queue: str) -> None:
-    seen: list[str] = []
-
-    async def on_event(sender_id: str, event: dict[str, Any]) -> None:
-        seen.append(event["text"])
+    seen, on_event = texts_recorder()
 
     async def scenario() -> None:
         import aio_pika
@@ -113,11 +125,8 @@ def test_a_message_that_is_not_a_rasa_event_is_dropped_and_the_next_one_still_ar
             await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue)
         await connection.close()
         broker.publish({"sender_id": "s1", "event": "user", "text": "real"})
-        stop = asyncio.Event()
-        task = asyncio.create_task(follow_rabbitmq(URL, queue, on_event, stop))
-        await wait_until(lambda: seen == ["real"])
-        stop.set()
-        await task
+        async with consuming(queue, on_event):
+            await wait_until(lambda: seen == ["real"])
         await broker.close()
         assert seen == ["real"]
 

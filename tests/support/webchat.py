@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -38,37 +39,39 @@ class WebChatCustomer:
         with self._lock:
             return [str(message.get("text") or "") for message in self.received]
 
-    def wait_for(self, fragment: str, timeout: float = 30.0) -> str:
-        """The first received message containing ``fragment`` (waits for it to arrive)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in self.texts():
-                if fragment in text:
-                    return text
-            time.sleep(0.05)
-        raise AssertionError(f"{self.session_id} never received {fragment!r}; got {self.texts()}")
-
-    def wait_for_handoff_state(self, state: str, timeout: float = 30.0) -> None:
-        """Wait for the widget's ``{"handoff": {"state": ...}}`` message (it follows the text)."""
+    def _first_message(
+        self, matches: Callable[[dict[str, Any]], bool], timeout: float, after: int = 0
+    ) -> dict[str, Any] | None:
+        """The first message from index ``after`` on that ``matches``, waiting up to ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if any((m.get("handoff") or {}).get("state") == state for m in self.received):
-                    return
+                found = next((m for m in self.received[after:] if matches(m)), None)
+            if found is not None:
+                return found
             time.sleep(0.05)
-        raise AssertionError(f"{self.session_id} never received the handoff state {state!r}")
+        return None
+
+    def wait_for(self, fragment: str, timeout: float = 30.0) -> str:
+        """The first received message containing ``fragment`` (waits for it to arrive)."""
+        found = self._first_message(lambda m: fragment in str(m.get("text") or ""), timeout)
+        if found is None:
+            raise AssertionError(f"{self.session_id} never received {fragment!r}; got {self.texts()}")
+        return str(found.get("text") or "")
+
+    def wait_for_handoff_state(self, state: str, timeout: float = 30.0) -> None:
+        """Wait for the widget's ``{"handoff": {"state": ...}}`` message (it follows the text)."""
+        if self._first_message(lambda m: (m.get("handoff") or {}).get("state") == state, timeout) is None:
+            raise AssertionError(f"{self.session_id} never received the handoff state {state!r}")
 
     def ask(self, text: str, expect: str, timeout: float = 30.0) -> str:
         """Say something and wait for a reply containing ``expect`` that arrives after it."""
         before = len(self.texts())
         self.say(text)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for reply in self.texts()[before:]:
-                if expect in reply:
-                    return reply
-            time.sleep(0.05)
-        raise AssertionError(f"after {text!r} expected {expect!r}; got {self.texts()[before:]}")
+        found = self._first_message(lambda m: expect in str(m.get("text") or ""), timeout, after=before)
+        if found is None:
+            raise AssertionError(f"after {text!r} expected {expect!r}; got {self.texts()[before:]}")
+        return str(found.get("text") or "")
 
     def silent_for(self, seconds: float) -> list[str]:
         """What arrived during ``seconds`` of waiting (tests assert it is nothing)."""
