@@ -43,6 +43,7 @@ STATUS_RESPONSES = {
 
 def order_details(order: OrderRecord) -> dict[str, str]:
     """Template variables describing an order, for the responses in domain.yml."""
+    wording = business().wording
     return {
         "order_number": order.number,
         "items": order.item_summary,
@@ -50,8 +51,8 @@ def order_details(order: OrderRecord) -> dict[str, str]:
         "shipped_on": format_day(order.shipped_on),
         "delivered_on": format_day(order.delivered_on),
         "expected_on": format_day(order.expected_on),
-        "carrier": order.carrier or business().wording.unknown_carrier,
-        "tracking_number": order.tracking_number or business().wording.tracking_not_yet,
+        "carrier": order.carrier or wording.unknown_carrier,
+        "tracking_number": order.tracking_number or wording.tracking_not_yet,
     }
 
 

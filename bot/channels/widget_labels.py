@@ -12,9 +12,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-from bot.settings import business_file, expand
+from bot.settings import business_file, yaml_section
 
 PLACEHOLDER = "/*LABELS*/{}/*END LABELS*/"
 LABEL_KEYS = (
@@ -31,12 +29,12 @@ class WidgetLabelsError(ValueError):
 
 def widget_script(widget_file: Path, labels_file: Path | None = None) -> str:
     """widget.js with the labels of ``labels_file`` (default: the business.yml in use) filled in."""
-    path = labels_file or business_file()
-    return _render(widget_file, path, path.stat().st_mtime_ns)
+    return _render(widget_file, labels_file or business_file())
 
 
 @lru_cache(maxsize=4)
-def _render(widget_file: Path, labels_file: Path, _changed: int) -> str:
+def _render(widget_file: Path, labels_file: Path) -> str:
+    """Rendered once per process, like the rest of business.yml: an edit needs a restart."""
     source = widget_file.read_text(encoding="utf-8")
     if PLACEHOLDER not in source:
         raise WidgetLabelsError(f"{widget_file} has no {PLACEHOLDER} placeholder for its labels")
@@ -45,8 +43,7 @@ def _render(widget_file: Path, labels_file: Path, _changed: int) -> str:
 
 def load_labels(path: Path) -> dict[str, str]:
     """``webchat.labels`` of a business.yml, checked to have every label the widget shows."""
-    document = expand(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, where=path.name)
-    labels = ((document.get("webchat") or {}).get("labels")) or {}
+    labels = yaml_section(path, "webchat").get("labels") or {}
     missing = [key for key in LABEL_KEYS if not isinstance(labels.get(key), str)]
     if missing:
         raise WidgetLabelsError(
