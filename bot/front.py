@@ -107,6 +107,7 @@ class ReplicaState:
     address: str  # host:port
     status: str  # UP, DOWN, "UP 1/2" (going down), "DOWN 1/2" (coming back), MAINT ...
     requests: int  # stot: requests sent to it since HAProxy started
+    in_flight: int = 0  # scur: requests it is serving now
 
     @property
     def up(self) -> bool:
@@ -117,7 +118,9 @@ def replica_states(stats_csv: str, backend: str = BACKEND) -> list[ReplicaState]
     """The servers of ``backend`` from HAProxy's ``/stats;csv`` page."""
     rows = csv.DictReader(io.StringIO(stats_csv.removeprefix("# ")))
     return [
-        ReplicaState(row["svname"], row.get("addr") or "", row["status"], int(row["stot"] or 0))
+        ReplicaState(
+            row["svname"], row.get("addr") or "", row["status"], int(row["stot"] or 0), int(row["scur"] or 0)
+        )
         for row in rows
         if row["pxname"] == backend and row["svname"] not in {"FRONTEND", "BACKEND"}
     ]
