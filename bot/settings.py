@@ -22,14 +22,13 @@ import os
 import re
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, Field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What child processes get unless the user set otherwise: the sentence-embedding model is
 # installed with the bot, so Hugging Face must not phone home; tokenizers' own threads fight
 # Rasa's for the cores (and warn after a fork); Rasa 3.6 sends usage telemetry to its vendor
@@ -41,181 +40,24 @@ LIBRARY_DEFAULTS = {
 }
 
 
-class SettingsError(ValueError):
-    """A setting has a value that cannot work; the message names the setting and the fix."""
-
-
-def meta(doc: str, env: str | None = None, yaml: str | None = None, **extra: Any) -> dict[str, Any]:
-    """A field's documentation and sources (``kind="port"``: a TCP port; ``secret``: masked in repr)."""
-    return {"doc": doc, "env": env, "yaml": yaml, **extra}
-
-
-@dataclass(frozen=True)
-class PathSettings:
-    """Files and directories."""
-
-    project_root: Path = field(
-        default=PROJECT_ROOT,
-        metadata=meta("checkout with domain.yml and nlu_data/", "SUPPORTBOT_PROJECT_ROOT"),
-    )
-    data_dir: Path | None = field(
-        default=None, metadata=meta("SQLite files and logs (default: `.data/`)", "SUPPORTBOT_DATA_DIR")
-    )
-    cache_dir: Path | None = field(
-        default=None,
-        metadata=meta(
-            "trained models (default: `$XDG_CACHE_HOME/hearthlink-supportbot`)", "SUPPORTBOT_CACHE_DIR"
-        ),
-    )
-    xdg_cache_home: Path | None = field(
-        default=None, metadata=meta("the user's cache directory (default: `~/.cache`)", "XDG_CACHE_HOME")
-    )
-    business_file: Path | None = field(
-        default=None,
-        metadata=meta(
-            "another business.yml (default: `business.yml` in the project root)", "SUPPORTBOT_BUSINESS_FILE"
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    """The customer store's database."""
-
-    url: str | None = field(
-        default=None,
-        metadata=meta(
-            "SQLAlchemy URL of customers, handoffs, outbox, metrics (default: SQLite in the data directory)",
-            "SUPPORTBOT_DATABASE_URL", secret=True,
-        ),
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RasaSettings:
-    """Rasa and the action server."""
-
-    url: str = field(
-        default="http://127.0.0.1:5005", metadata=meta("Rasa's HTTP API, for the worker", "RASA_URL")
-    )
-    auth_token: str | None = field(
-        default=None,
-        metadata=meta("token of Rasa's HTTP API (`--auth-token`)", "RASA_AUTH_TOKEN", secret=True),
-    )
-    port: int = field(
-        default=5005, metadata=meta("port of Rasa or of the production front", "RASA_PORT", kind="port")
-    )
-    actions_port: int = field(
-        default=5055, metadata=meta("port of the action server", "ACTIONS_PORT", kind="port")
-    )
-    api_port: int = field(
-        default=5008,
-        metadata=meta("`--production`: Rasa's HTTP API via HAProxy, loopback", "RASA_API_PORT", kind="port"),
-    )
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    """The worker (handoff relay, agent inbox, metrics, X)."""
-
-    host: str = field(default="127.0.0.1", metadata=meta("address the worker binds", "WORKER_HOST"))
-    port: int | None = field(
-        default=None,
-        metadata=meta(
-            "worker port: /slack/events, /inbox, /metrics (default 5006)",
-            "WORKER_PORT",
-            kind="port",
-            example=5006,
-        ),
-    )
-    relay_port: int | None = field(
-        default=None, metadata=meta("older name of WORKER_PORT", "RELAY_PORT", kind="port", example=5006)
-    )
-    relay_queue: str | None = field(
-        default=None,
-        metadata=meta("RabbitMQ queue of the relay (default: the first in endpoints)", "RABBITMQ_QUEUE"),
-    )
-    metrics_queue: str = field(
-        default="metrics", metadata=meta("RabbitMQ queue of the metrics", "RABBITMQ_METRICS_QUEUE")
-    )
-
-    @property
-    def listen_port(self) -> int:
-        return self.port or self.relay_port or 5006
-
-
-@dataclass(frozen=True)
-class ProductionSettings:
-    """Production stores (`run --production`, docker-compose, endpoints.production.yml)."""
-
-    db_host: str = field(default="127.0.0.1", metadata=meta("PostgreSQL host", "DB_HOST"))
-    db_port: int = field(default=5432, metadata=meta("PostgreSQL port", "DB_PORT", kind="port"))
-    db_user: str = field(default="postgres", metadata=meta("PostgreSQL user", "DB_USER"))
-    db_password: str = field(default="", metadata=meta("PostgreSQL password", "DB_PASSWORD", secret=True))
-    db_name: str = field(
-        default="supportbot", metadata=meta("PostgreSQL database (created if missing)", "DB_NAME")
-    )
-    redis_host: str = field(
-        default="127.0.0.1", metadata=meta("Redis host (lock store, web chat)", "REDIS_HOST")
-    )
-    redis_port: int = field(default=6379, metadata=meta("Redis port", "REDIS_PORT", kind="port"))
-    rabbitmq_host: str = field(
-        default="127.0.0.1", metadata=meta("RabbitMQ host (event broker)", "RABBITMQ_HOST")
-    )
-    rabbitmq_port: int = field(default=5672, metadata=meta("RabbitMQ port", "RABBITMQ_PORT", kind="port"))
-    rabbitmq_user: str = field(default="guest", metadata=meta("RabbitMQ user", "RABBITMQ_USER"))
-    rabbitmq_password: str = field(
-        default="guest", metadata=meta("RabbitMQ password", "RABBITMQ_PASSWORD", secret=True)
-    )
-    webchat_redis_url: str | None = field(
-        default=None, metadata=meta("Redis URL for web-chat rooms shared by replicas", "WEBCHAT_REDIS_URL")
-    )
-    haproxy_stats_port: int = field(
-        default=5009,
-        metadata=meta("HAProxy's stats and /health, loopback", "HAPROXY_STATS_PORT", kind="port"),
-    )
-    haproxy: str | None = field(
-        default=None, metadata=meta("the haproxy executable (default: from the PATH)", "SUPPORTBOT_HAPROXY")
-    )
-
-
-@dataclass(frozen=True)
-class Settings:
-    paths: PathSettings
-    database: DatabaseSettings
-    rasa: RasaSettings
-    worker: WorkerSettings
-    production: ProductionSettings
-
-    @property
-    def project_root(self) -> Path:
-        return self.paths.project_root
-
-    @property
-    def data_dir(self) -> Path:
-        return self.paths.data_dir or self.paths.project_root / ".data"
-
-    @property
-    def cache_dir(self) -> Path:
-        home = self.paths.xdg_cache_home or Path.home() / ".cache"
-        return self.paths.cache_dir or home / "hearthlink-supportbot"
-
-    @property
-    def business_file(self) -> Path:
-        return self.paths.business_file or self.paths.project_root / "business.yml"
-
-    @property
-    def database_url(self) -> str:
-        return self.database.url or f"sqlite:///{self.data_dir / 'customers.db'}"
-
-
-SECTIONS: tuple[type, ...] = (
-    PathSettings,
+from bot.settings_sections import (  # noqa: E402  (re-exported: the one place to import settings from)
+    PROJECT_ROOT,
+    SECTIONS,
     DatabaseSettings,
-    RasaSettings,
-    WorkerSettings,
+    PathSettings,
     ProductionSettings,
+    RasaSettings,
+    SecuritySettings,
+    Settings,
+    SettingsError,
+    WorkerSettings,
+    meta,
 )
+
+__all__ = [
+    "PROJECT_ROOT", "SECTIONS", "DatabaseSettings", "PathSettings", "ProductionSettings", "RasaSettings",
+    "SecuritySettings", "Settings", "SettingsError", "WorkerSettings", "meta",
+]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- loading
@@ -267,6 +109,14 @@ def _convert(raw: str, hint: Any, item: Field[Any], name: str) -> Any:
         return int(raw)
     if Path in kinds:
         return Path(raw).expanduser()
+    if bool in kinds:
+        if raw.lower() not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+            raise SettingsError(f"{name}={raw!r} is not true or false; set it to true or false")
+        return raw.lower() in {"true", "1", "yes", "on"}
+    if int in kinds:
+        if not raw.isdigit():
+            raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. {example or 10}")
+        return int(raw)
     return raw
 
 

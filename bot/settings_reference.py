@@ -1,7 +1,7 @@
 """The settings tables of docs/configuration.md, generated from the settings dataclasses.
 
 Kept apart from ``bot/settings.py`` (which every process loads) because only the docs and
-their test need it: ``python -m bot.settings_reference`` prints the tables.
+their test need it: ``python -m bot.settings_reference`` prints the tables, ``--write`` puts them into the page.
 """
 
 from __future__ import annotations
@@ -41,5 +41,22 @@ def _shown(value: Any) -> str:
     return "the checkout" if value == PROJECT_ROOT else str(value)
 
 
+BEGIN, END = "<!-- settings:begin -->\n", "<!-- settings:end -->"
+
+
+def write_page() -> None:
+    """Replace the generated block of docs/configuration.md with the current tables."""
+    page_path = PROJECT_ROOT / "docs" / "configuration.md"
+    page = page_path.read_text(encoding="utf-8")
+    head, rest = page.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    page_path.write_text(head + BEGIN + reference_markdown() + END + tail, encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(reference_markdown(), end="")
+    import sys
+
+    if "--write" in sys.argv:
+        write_page()
+    else:
+        print(reference_markdown(), end="")
