@@ -1,7 +1,8 @@
 """The settings tables of docs/configuration.md, generated from the settings dataclasses.
 
 Kept apart from ``bot/settings.py`` (which every process loads) because only the docs and
-their test need it: ``python -m bot.settings_reference`` prints the tables, ``--write`` puts them into the page.
+their test need it: ``python -m bot.settings_reference`` prints the tables, ``--write`` puts
+them into the page.
 """
 
 from __future__ import annotations
