@@ -51,6 +51,9 @@ class TrackerWatcher:
     def __init__(self, webhook_url: str, sender: str, interval: float = 1.0) -> None:
         base = webhook_url.split("/webhooks/")[0]
         self.url = f"{base}/conversations/{requests.utils.quote(sender, safe='')}/tracker"
+        from bot.internal_tokens import internal_tokens
+
+        self.params = {"token": internal_tokens().rasa_auth_token}  # Rasa's API: ?token= only
         self.interval = interval
         self.lock = threading.Lock()
         self.seen = self._count()
@@ -58,7 +61,7 @@ class TrackerWatcher:
 
     def _events(self) -> list[dict[str, Any]]:
         try:
-            return requests.get(self.url, timeout=5).json().get("events") or []
+            return requests.get(self.url, params=self.params, timeout=5).json().get("events") or []
         except (requests.RequestException, ValueError):
             return []
 

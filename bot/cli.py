@@ -92,6 +92,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from bot.channels.x_api import XSettingsError
     from bot.event_stream import EventSourceError
+    from bot.handoff.server import inbox_enabled
     from bot.handoff.settings import RelaySettingsError
     from bot.redact import install_log_redaction
     from bot.worker import serve, worker_settings
@@ -113,11 +114,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not _schema_is_current():
         return 2
     base = f"http://{args.host}:{args.port}"
-    desk = f"Slack channel {settings.relay.slack.channel}" if settings.relay.slack else f"{base}/inbox"
+    slack = settings.relay.slack
+    places = [f"Slack channel {slack.channel}"] if slack else []
+    places += [f"{base}/inbox (agent accounts)"] if inbox_enabled(slack is not None) else []
+    desk = " and ".join(places) or "nowhere (INBOX_ENABLED=false and no Slack)"
     x = f"; X: {settings.x.mode}" if settings.x else ""
     print(f"==> worker on :{args.port}: agents work handoffs in {desk}; metrics at {base}/metrics/daily{x}",
           flush=True)  # fmt: skip
     serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    import logging
+
+    from bot.action_server import serve
+
+    # before the actions package is imported: it puts the redacting filter on these handlers
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not _schema_is_current():
+        return 1
+    serve(args.host, args.port)
     return 0
 
 
@@ -152,6 +169,7 @@ def cmd_x_webhook(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.chat import chat
     from bot.credentials import slack_values
+    from bot.handoff.server import inbox_enabled
     from bot.processes import StartupError, start_bot
     from bot.settings import data_dir
     from bot.training import ensure_model
@@ -210,8 +228,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print(f"==> the bot is up. REST webhook: {bot.webhook_url}")
     print(f"==> metrics: {bot.metrics_url}/metrics/daily (Prometheus: {bot.metrics_url}/metrics)")
-    if not slack_values()["SLACK_BOT_TOKEN"]:
-        print(f"==> agent inbox (handoffs, no Slack configured): {bot.relay_url}/inbox")
+    if inbox_enabled(bool(slack_values()["SLACK_BOT_TOKEN"])):
+        print(f"==> agent inbox (log in with an agent account: python -m bot agents add NAME): "
+              f"{bot.relay_url}/inbox")  # fmt: skip
     print('    e.g. curl -s -XPOST -d \'{"sender":"maria","message":"hi"}\' ' + bot.webhook_url)
     try:
         if args.no_chat or not sys.stdin.isatty():
@@ -293,6 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     revision = db_verbs.add_parser("revision", help="write the next migration from the models (developers)")
     revision.add_argument("-m", "--message", required=True, help="what changed, e.g. 'handoff priority'")
     revision.set_defaults(func=cmd_db_revision)
+
+    actions = commands.add_parser("actions", help="the action server (token required, loopback by default)")
+    actions.add_argument("--port", type=int, default=config.rasa.actions_port)
+    actions.add_argument("--host", default=config.security.actions_host)
+    actions.set_defaults(func=cmd_actions)
+
+    from bot.handoff.desks.inbox.agents_cli import add_agents_parser
+
+    add_agents_parser(commands)
 
     x_webhook = commands.add_parser("x-webhook", help="register or check the X (Twitter) webhook")
     x_webhook.add_argument("action", choices=["register", "check"])

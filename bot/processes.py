@@ -19,7 +19,8 @@ import requests
 import yaml
 
 from bot.front import FrontPorts, front_command, front_environment
-from bot.settings import child_environment, data_dir, project_root
+from bot.internal_tokens import ENV_NAMES, InternalTokens, check_strength, internal_tokens
+from bot.settings import child_environment, data_dir, project_root, settings
 
 
 class StartupError(RuntimeError):
@@ -47,6 +48,7 @@ class Child:
     name: str
     args: list[str]
     health_url: str
+    health_params: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     env: dict[str, str] | None = None  # None: the BotProcesses' environment
@@ -65,9 +67,25 @@ class BotProcesses:
     log_dir: Path | None = None
     started: dict[str, Child] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
+    tokens: InternalTokens | None = None  # the credentials the servers of this run expect
 
     def __post_init__(self) -> None:
         self.api_url = self.api_url or self.rasa_url
+
+    @property
+    def api_params(self) -> dict[str, str]:
+        """The query a client of Rasa's HTTP API sends (Rasa 3.6 reads its token from ``?token=`` only)."""
+        return {"token": self.tokens.rasa_auth_token} if self.tokens else {}
+
+    @property
+    def rest_headers(self) -> dict[str, str]:
+        """What a trusted integration sends to the REST channel."""
+        return {"Authorization": f"Bearer {self.tokens.rest_token}"} if self.tokens else {}
+
+    @property
+    def metrics_headers(self) -> dict[str, str]:
+        """What a client of the worker's /metrics (Prometheus, tests) sends."""
+        return {"Authorization": f"Bearer {self.tokens.metrics_token}"} if self.tokens else {}
 
     @property
     def webhook_url(self) -> str:
@@ -84,6 +102,7 @@ class BotProcesses:
         health_url: str,
         timeout: float = 180.0,
         env: dict[str, str] | None = None,
+        health_params: dict[str, str] | None = None,
     ) -> None:
         """Start (or start again) a named server and wait until its health URL answers 200."""
         out: int | IO[bytes] | None = None
@@ -96,8 +115,8 @@ class BotProcesses:
         process = subprocess.Popen(
             args, cwd=self.cwd, env=env or self.env, stdout=out, stderr=subprocess.STDOUT if out else None
         )
-        self.started[name] = Child(name, args, health_url, process, log_path, env)
-        _wait_until(health_url, process, timeout, name, log_path)
+        self.started[name] = Child(name, args, health_url, health_params or {}, process, log_path, env)
+        _wait_until(health_url, process, timeout, name, log_path, health_params or {})
 
     def stop_one(self, name: str, timeout: float = 15.0) -> None:
         """Stop one server (SIGTERM, then SIGKILL after ``timeout``)."""
@@ -113,7 +132,7 @@ class BotProcesses:
     def restart(self, name: str, timeout: float = 180.0) -> None:
         child = self.started[name]
         self.stop_one(name)
-        self.start(name, child.args, child.health_url, timeout, child.env)
+        self.start(name, child.args, child.health_url, timeout, child.env, child.health_params)
 
     def stop(self, timeout: float = 15.0) -> None:
         for child in self.started.values():
@@ -125,14 +144,16 @@ class BotProcesses:
             log.close()
 
 
-def _wait_until(url: str, child: subprocess.Popen, timeout: float, what: str, log: Path | None) -> None:
+def _wait_until(
+    url: str, child: subprocess.Popen, timeout: float, what: str, log: Path | None, params: dict[str, str]
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
             hint = f"; see {log}" if log else ""
             raise StartupError(f"{what} exited with code {child.returncode} while starting{hint}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, params=params, timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -147,7 +168,10 @@ def prepare_endpoints(source: Path, actions_url: str, target_dir: Path, data_dir
     a run on other ports or with ``SUPPORTBOT_DATA_DIR`` set needs both adjusted.
     """
     config = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    config.setdefault("action_endpoint", {})["url"] = f"{actions_url}/webhook"
+    action_endpoint = config.setdefault("action_endpoint", {})
+    action_endpoint["url"] = f"{actions_url}/webhook"
+    # Rasa expands ${ACTIONS_TOKEN} from its environment: no secret is written to the file.
+    action_endpoint.setdefault("headers", {})["Authorization"] = "Bearer ${ACTIONS_TOKEN}"
     for section, default in (("tracker_store", "tracker.db"), ("event_broker", "broker.db")):
         store = config.get(section) or {}
         if store.get("dialect") == "sqlite" and not Path(str(store.get("db", ""))).is_absolute():
@@ -211,8 +235,17 @@ def start_bot(
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "SUPPORTBOT_DATA_DIR": str(data_directory),
+        **internal_tokens(data_directory).environment(),  # generated once, or the environment's
         **(env or {}),
     }
+    for name in ENV_NAMES.values():  # a token passed in ``env`` must be as strong as any other
+        check_strength(name, child_env[name])
+    tokens = InternalTokens(**{key: child_env[name] for key, name in ENV_NAMES.items()})
+    # Rasa's Sanic reads SANIC_* variables: bodies past the cap get a 413 before any channel
+    # sees them (the action server sets its own, larger cap: bot/action_server.py).
+    rasa_env = {**child_env, "SANIC_REQUEST_MAX_SIZE": str(settings().security.max_body_bytes)}
+    rasa_host = settings().security.rasa_host
+    rasa_auth = {"token": tokens.rasa_auth_token}
     if replica_ports:
         # Each replica's PyTorch/OpenMP would use every core; N replicas then fight over them
         # (2 replicas on 2 cores: 12.5 msgs/s at 100 conversations, 22.8 with one thread each).
@@ -220,19 +253,29 @@ def start_bot(
         child_env.setdefault("OMP_NUM_THREADS", threads)
     credentials_file = credentials or root / "credentials.yml"
     rasa_args = [
-        sys.executable, "-m", "rasa", "run", "--enable-api",
-        "--model", str(model), "--endpoints", "ENDPOINTS",
-        "--credentials", str(credentials_file),
-        "--port", str(rasa_port), "--interface", "127.0.0.1",
-    ]  # fmt: skip
-    if child_env.get("RASA_AUTH_TOKEN"):
-        rasa_args += ["--auth-token", child_env["RASA_AUTH_TOKEN"]]
+        sys.executable,
+        "-m",
+        "bot.rasa_server",
+        "run",
+        "--enable-api",
+        "--model",
+        str(model),
+        "--endpoints",
+        "ENDPOINTS",
+        "--credentials",
+        str(credentials_file),
+        "--port",
+        str(rasa_port),
+        "--interface",
+        rasa_host,
+    ]  # fmt: skip (the token reaches Rasa through its environment: bot/rasa_server.py)
     bot = BotProcesses(
         rasa_url=f"http://127.0.0.1:{rasa_port}",
         actions_url=f"http://127.0.0.1:{actions_port}",
         cwd=root,
         env=child_env,
         log_dir=log_dir,
+        tokens=tokens,
     )
     run_endpoints = prepare_endpoints(endpoints, bot.actions_url, data_directory / "run", data_directory)
     rasa_args[rasa_args.index("ENDPOINTS")] = str(run_endpoints)
@@ -242,21 +285,23 @@ def start_bot(
     try:
         bot.start(
             "actions",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            [sys.executable, "-m", "bot", "actions", "--port", str(actions_port)],
             f"{bot.actions_url}/health", timeout,
         )  # fmt: skip
         if replica_ports:
             for number, port in enumerate(replica_ports, start=1):
                 args = [*rasa_args]
                 args[args.index("--port") + 1] = str(port)
-                bot.start(f"rasa-{number}", args, f"http://127.0.0.1:{port}/status", timeout)
+                bot.start(
+                    f"rasa-{number}", args, f"http://127.0.0.1:{port}/status", timeout, rasa_env, rasa_auth
+                )
             bot.front = FrontPorts(rasa_port, api_port or free_port(), front_stats_port or free_port())
             bot.api_url = bot.front.api_url
             replicas = [f"127.0.0.1:{port}" for port in replica_ports]
             front_env = front_environment(child_env, bot.front, replicas)
             bot.start("front", front_command(), bot.front.health_url, timeout, front_env)
         else:
-            bot.start("rasa", rasa_args, f"{bot.rasa_url}/status", timeout)
+            bot.start("rasa", rasa_args, f"{bot.rasa_url}/status", timeout, rasa_env, rasa_auth)
         if worker_port is not None:
             bot.relay_url = bot.metrics_url = f"http://127.0.0.1:{worker_port}"
             bot.start(

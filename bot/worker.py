@@ -7,7 +7,11 @@ must run exactly once lives here, in one process with one aiohttp app on one por
   the relay's event consumer and its outbox to Slack and customers;
 - the metrics (bot/metrics/service.py): ``/metrics``, ``/metrics/daily`` and their consumer;
 - with X configured, the X poller and the X outbox delivery (bot/channels/x_worker.py);
-- ``GET /health``: all of the above in one answer.
+- ``GET /health``: all of the above in one answer (with ``METRICS_TOKEN``; without it only
+  ``{"status": "ok"}``, enough for a probe and nothing for a stranger).
+
+``/metrics`` needs ``Authorization: Bearer <METRICS_TOKEN>`` (bot/http_auth.py); bodies are
+capped at ``SUPPORTBOT_MAX_BODY_BYTES`` (413 above).
 
 Both consumers read the broker through ``bot.event_stream.consume``, each with its own
 cursor (SQL broker) or its own durable queue (RabbitMQ: ``RABBITMQ_QUEUE`` for the relay,
@@ -33,12 +37,15 @@ from bot.customers import CustomerStore
 from bot.event_stream import EventSource, event_source
 from bot.handoff.server import mount_relay, relay_health
 from bot.handoff.settings import RelaySettings, slack_settings
+from bot.http_auth import bearer_middleware, has_bearer
+from bot.internal_tokens import internal_tokens
 from bot.metrics import MetricsStore
 from bot.metrics.service import metrics_health, mount_metrics
 from bot.settings import settings as process_settings
 
 X_CHANNEL_KEY = "bot.channels.x.XInput"  # the X channel's section in credentials.yml
 X_MODE = web.AppKey("x_mode", str)
+METRICS_TOKEN = web.AppKey("metrics_token", str)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class WorkerSettings:
     metrics_events: EventSource
     x: XSettings | None
     database_url: str
+    metrics_token: str = ""
+    max_body_bytes: int = 65536
 
 
 def worker_settings(
@@ -61,16 +70,19 @@ def worker_settings(
     database_url: str,
 ) -> WorkerSettings:
     """Raises RelaySettingsError, EventSourceError or XSettingsError with what to change."""
+    tokens = internal_tokens()
     return WorkerSettings(
         relay=RelaySettings(
             rasa_url=rasa_url,
-            rasa_token=process_settings().rasa.auth_token,
+            rasa_token=tokens.rasa_auth_token,
             events=event_source(endpoints, relay_queue),
             slack=slack_settings(),
         ),
         metrics_events=event_source(endpoints, metrics_queue),
         x=_x_settings(credentials),
         database_url=database_url,
+        metrics_token=tokens.metrics_token,
+        max_body_bytes=process_settings().security.max_body_bytes,
     )
 
 
@@ -89,7 +101,11 @@ def _x_settings(credentials: Path) -> XSettings | None:
 
 def create_app(settings: WorkerSettings) -> web.Application:
     customers = CustomerStore(settings.database_url)
-    app = web.Application()
+    if not settings.metrics_token:
+        raise ValueError("the worker needs METRICS_TOKEN (bot/internal_tokens.py sets one)")
+    guard = bearer_middleware(settings.metrics_token, ("/metrics",), "METRICS_TOKEN")
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[guard])
+    app[METRICS_TOKEN] = settings.metrics_token
     mount_relay(app, settings.relay, customers)
     mount_metrics(app, MetricsStore(customers), settings.metrics_events)
     app[X_MODE] = settings.x.mode if settings.x else "off"
@@ -113,6 +129,8 @@ def _x_background(settings: XSettings, store: XStore, rasa_url: str) -> Any:
 
 async def _health(request: web.Request) -> web.Response:
     app = request.app
+    if not has_bearer(request, app[METRICS_TOKEN]):
+        return web.json_response({"status": "ok"})
     return web.json_response({
         "status": "ok", **await relay_health(app), "metrics": metrics_health(app), "x": app[X_MODE],
     })  # fmt: skip

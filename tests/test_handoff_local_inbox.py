@@ -40,7 +40,7 @@ def act(bot: BotProcesses, handoff: int, verb: str, **body: str) -> requests.Res
 
 
 def bot_texts(bot: BotProcesses, sender: str) -> list[str]:
-    events = requests.get(f"{bot.rasa_url}/conversations/{sender}/tracker", timeout=10).json()["events"]
+    events = requests.get(f"{bot.rasa_url}/conversations/{sender}/tracker", params=bot.api_params, timeout=10).json()["events"]
     return [e.get("text") or "" for e in events if e["event"] == "bot"]
 
 

@@ -115,7 +115,9 @@ def wait_thread(slack: FakeSlack, ts: str, fragment: str, timeout: float = 10) -
 
 
 def tracker(bot: BotProcesses, conversation_id: str) -> dict[str, Any]:
-    return requests.get(f"{bot.rasa_url}/conversations/{conversation_id}/tracker", timeout=10).json()
+    return requests.get(
+        f"{bot.rasa_url}/conversations/{conversation_id}/tracker", params=bot.api_params, timeout=10
+    ).json()
 
 
 def open_handoff(

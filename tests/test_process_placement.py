@@ -35,6 +35,7 @@ from tests.fakes.x import FakeX
 from tests.support import ROOT
 
 MARIA = "1400000000000000001"
+METRICS_TOKEN = "metrics-token-for-the-worker-under-test-0123456789"
 
 
 def test_the_action_server_does_not_import_rasas_policy_code() -> None:
@@ -68,20 +69,24 @@ def test_one_worker_app_serves_the_relay_and_the_metrics_and_counts_what_rasa_pu
         metrics_events=events,
         x=None,
         database_url=database,
+        metrics_token=METRICS_TOKEN,
     )
+    auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
     async def scenario() -> None:
         async with TestClient(TestServer(create_app(settings))) as client:
             for _ in range(100):
-                health = await (await client.get("/health")).json()
+                health = await (await client.get("/health", headers=auth)).json()
                 if health["metrics"]["counted"] >= 1:
                     break
                 await asyncio.sleep(0.05)
             assert health["status"] == "ok" and health["desk"] == "local" and health["x"] == "off"
             assert health["pending_deliveries"] == 0 and health["metrics"]["counted"] == 1
-            prometheus = await (await client.get("/metrics")).text()
+            assert await (await client.get("/health")).json() == {"status": "ok"}  # no token: no details
+            assert (await client.get("/metrics")).status == 401
+            prometheus = await (await client.get("/metrics", headers=auth)).text()
             assert 'supportbot_customer_messages_total{channel="rest"} 1' in prometheus
-            assert (await client.get("/metrics/daily?days=1")).status == 200
+            assert (await client.get("/metrics/daily?days=1", headers=auth)).status == 200
             assert (await client.get("/inbox")).status == 200
             assert (await client.get("/inbox/api/handoffs")).status == 200
             assert (await client.post("/slack/events", data=b"{}")).status == 404  # no Slack: no endpoint

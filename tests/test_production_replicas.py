@@ -108,6 +108,7 @@ def topology(
             "WEBCHAT_REDIS_URL": "redis://127.0.0.1:6379/3",
         }
     )
+    env |= {"SUPPORTBOT_ENVIRONMENT": "production", **TOKENS}
     replica_ports = [free_port(), free_port()]
     processes = start_bot(
         trained_model,
@@ -127,18 +128,31 @@ def topology(
         delete_rabbitmq_queues(env["RABBITMQ_QUEUE"], env["RABBITMQ_METRICS_QUEUE"])
 
 
+# Production generates nothing: every internal token comes from the environment (bot/internal_tokens.py).
+TOKENS = {
+    name: f"{name.lower()}-of-the-replicas-test-0123456789"
+    for name in ("RASA_AUTH_TOKEN", "ACTIONS_TOKEN", "METRICS_TOKEN", "REST_CHANNEL_TOKEN", "WEBCHAT_SECRET")
+}
+API = {"token": TOKENS["RASA_AUTH_TOKEN"]}  # Rasa 3.6 reads its token from the query only
+METRICS = {"Authorization": f"Bearer {TOKENS['METRICS_TOKEN']}"}
+
+
 def webhook(url: str) -> str:
     return f"{url}/webhooks/rest/webhook"
 
 
 def user_texts(rasa_url: str, conversation: str) -> list[str]:
-    events = requests.get(f"{rasa_url}/conversations/{conversation}/tracker", timeout=30).json()["events"]
+    events = requests.get(f"{rasa_url}/conversations/{conversation}/tracker", params=API, timeout=30).json()[
+        "events"
+    ]
     return [e["text"] for e in events if e["event"] == "user"]
 
 
 def turns(rasa_url: str, conversation: str) -> list[tuple[str, int]]:
     """Each customer message with how many bot messages followed it."""
-    events = requests.get(f"{rasa_url}/conversations/{conversation}/tracker", timeout=30).json()["events"]
+    events = requests.get(f"{rasa_url}/conversations/{conversation}/tracker", params=API, timeout=30).json()[
+        "events"
+    ]
     result: list[tuple[str, int]] = []
     for event in events:
         if event["event"] == "user":
@@ -251,11 +265,12 @@ def test_the_public_front_refuses_rasas_http_api_and_the_internal_front_serves_i
     sneaky = f"GET /webhooks/../conversations/{conversation}/tracker HTTP/1.1\r\nHost: bot\r\n\r\n"
     assert _raw(public, sneaky).startswith("HTTP/1.1 404")
 
-    tracker = requests.get(f"{api}/conversations/{conversation}/tracker", timeout=10)
+    assert requests.get(f"{api}/conversations/{conversation}/tracker", timeout=10).status_code == 401
+    tracker = requests.get(f"{api}/conversations/{conversation}/tracker", params=API, timeout=10)
     assert tracker.status_code == 200
     texts = [event.get("text") for event in tracker.json()["events"]]
     assert "hi" in texts and forged["text"] not in texts  # nothing got in through the public side
-    assert requests.get(f"{api}/status", timeout=10).status_code == 200
+    assert requests.get(f"{api}/status", params=API, timeout=10).status_code == 200
 
 
 def test_a_websocket_upgrade_through_the_front_reaches_rasa(topology: Topology) -> None:
@@ -299,7 +314,7 @@ def test_an_agent_reply_appended_on_the_other_replica_reaches_the_web_chat(topol
                  "metadata": {"agent_id": "U1", "agent_name": "Alex"}}  # fmt: skip
         answer = requests.post(
             f"{url_b}/conversations/{session}/tracker/events",
-            params={"output_channel": "latest", "execute_side_effects": "true"},
+            params={"output_channel": "latest", "execute_side_effects": "true", **API},
             json=reply,
             timeout=30,
         )
@@ -338,7 +353,7 @@ def test_the_relay_follows_conversations_through_rabbitmq(topology: Topology) ->
 
 def prometheus(metrics_url: str) -> dict[str, float]:
     """``{'name{labels}': value}`` from the metrics service's Prometheus page."""
-    text = requests.get(f"{metrics_url}/metrics", timeout=10).text
+    text = requests.get(f"{metrics_url}/metrics", headers=METRICS, timeout=10).text
     samples = (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
     return {name: float(value) for name, value in samples}
 
@@ -383,7 +398,7 @@ def test_metrics_count_every_customer_message_once_across_a_consumer_and_broker_
     assert send(webhook(topology.balancer_url), conversation, "bye")  # Rasa reconnected to RabbitMQ
     after = settled(metrics_url)
     assert after.get(rest, 0) - before.get(rest, 0) == 5
-    daily = requests.get(f"{metrics_url}/metrics/daily?days=1", timeout=10).json()
+    daily = requests.get(f"{metrics_url}/metrics/daily?days=1", headers=METRICS, timeout=10).json()
     today = next(iter(daily.values()))
     assert today["counts"]["customer_messages"]["rest"] >= 5
     assert 0 <= today["contained"] <= 1 and 0 <= today["understood"] <= 1

@@ -158,7 +158,7 @@ def act(bot: BotProcesses, handoff: int, verb: str, **body: str) -> dict[str, An
 
 
 def user_texts(bot: BotProcesses, conversation_id: str) -> list[str]:
-    events = requests.get(f"{bot.rasa_url}/conversations/{conversation_id}/tracker", timeout=10).json()[
+    events = requests.get(f"{bot.rasa_url}/conversations/{conversation_id}/tracker", params=bot.api_params, timeout=10).json()[
         "events"
     ]
     return [event.get("text") or "" for event in events if event["event"] == "user"]
