@@ -17,4 +17,4 @@ ENV PATH=/app/.venv/bin:$PATH HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
 # Train at build time; the model is cached by a hash of data + config.
 RUN python -m bot train
 EXPOSE 5005 5055 5006
-CMD ["python", "-m", "rasa_sdk", "--actions", "actions", "--port", "5055"]
+CMD ["python", "-m", "bot", "actions", "--port", "5055"]

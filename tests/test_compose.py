@@ -92,3 +92,27 @@ def test_the_schema_is_migrated_once_before_the_services_that_use_the_database()
     )
     for name in ("actions", "worker"):
         assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+
+
+def test_production_requires_every_internal_token_and_loads_no_demo_customers() -> None:
+    from bot.internal_tokens import ENV_NAMES
+
+    shared = COMPOSE["x-database"]
+    assert shared["SUPPORTBOT_ENVIRONMENT"] == "production"  # nothing generated, defaults refused
+    for name in ENV_NAMES.values():  # compose stops with the message when one is unset
+        assert re.fullmatch(rf"\$\{{{name}:\?set {name} in \.env \(docs/security\.md\)\}}", shared[name]), (
+            name
+        )
+    assert "change-me" not in (ROOT / "docker-compose.yml").read_text()
+    for name, service in SERVICES.items():
+        assert "load-demo-data" not in str(service.get("command", "")), name
+
+
+def test_internal_services_are_not_published_and_the_worker_only_on_loopback() -> None:
+    published = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
+    assert published == {"haproxy": ["5005:5005"], "worker": ["127.0.0.1:5006:5006"]}
+    actions = build_parser().parse_args(bot_command("actions"))
+    assert actions.func.__name__ == "cmd_actions"  # the token-checking server, not bare rasa_sdk
+    assert "bot.rasa_server" in SERVICES["rasa-1"]["command"][-1]  # token off the command line
+    assert "--auth-token" not in SERVICES["rasa-1"]["command"][-1]
+    assert "token=" in str(SERVICES["rasa-1"]["healthcheck"]["test"])  # /status needs the token
