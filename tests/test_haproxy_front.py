@@ -257,14 +257,14 @@ def test_requests_arrive_as_sent_with_forwarding_headers(
 
 def test_replica_states_read_haproxy_stats_csv() -> None:
     page = (
-        "# pxname,svname,stot,status,addr,\n"
-        "public,FRONTEND,9,OPEN,,\n"
-        "rasa,rasa1,7,UP,127.0.0.1:5015,\n"
-        "rasa,rasa2,2,DOWN 1/2,127.0.0.1:5025,\n"
-        "rasa,BACKEND,9,UP,,\n"
+        "# pxname,svname,scur,stot,status,addr,\n"
+        "public,FRONTEND,1,9,OPEN,,\n"
+        "rasa,rasa1,1,7,UP,127.0.0.1:5015,\n"
+        "rasa,rasa2,0,2,DOWN 1/2,127.0.0.1:5025,\n"
+        "rasa,BACKEND,1,9,UP,,\n"
     )
     states = replica_states(page)
-    assert [(s.name, s.address, s.requests, s.up) for s in states] == [
-        ("rasa1", "127.0.0.1:5015", 7, True),
-        ("rasa2", "127.0.0.1:5025", 2, False),
+    assert [(s.name, s.address, s.requests, s.up, s.in_flight) for s in states] == [
+        ("rasa1", "127.0.0.1:5015", 7, True, 1),
+        ("rasa2", "127.0.0.1:5025", 2, False, 0),
     ]
