@@ -87,10 +87,8 @@ async def _error(request: Request, exception: Exception) -> HTTPResponse:
     return response.json({"error": str(exception)}, status)
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, token: str) -> None:
     """Run the action server until stopped (``python -m bot actions``)."""
-    from bot.internal_tokens import internal_tokens
-
-    app = create_action_app(internal_tokens().actions_token)
+    app = create_action_app(token)
     logger.info("action server on http://%s:%s (token required)", host, port)
     app.run(host, port, workers=1, access_log=False)

@@ -22,6 +22,11 @@ def cmd_load_demo_data(args: argparse.Namespace) -> int:
     from bot.customers.demo import load_demo_data
 
     url = customer_database_url()
+    if _is_production() and not getattr(args, "even_in_production", False):
+        print("error: SUPPORTBOT_ENVIRONMENT=production: the demo customers (maria, james, priya) are not "
+              "loaded into a production database; pass --even-in-production to load them anyway",
+              file=sys.stderr)  # fmt: skip
+        return 1
     if cmd_db_upgrade(args):
         return 1
     added = load_demo_data(CustomerStore(url))
@@ -129,12 +134,14 @@ def cmd_actions(args: argparse.Namespace) -> int:
     import logging
 
     from bot.action_server import serve
+    from bot.internal_tokens import internal_tokens
 
+    token = internal_tokens().actions_token  # first: a production start without tokens stops here
     # before the actions package is imported: it puts the redacting filter on these handlers
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not _schema_is_current():
         return 1
-    serve(args.host, args.port)
+    serve(args.host, args.port, token)
     return 0
 
 
@@ -169,6 +176,7 @@ def cmd_x_webhook(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.chat import chat
     from bot.credentials import slack_values
+    from bot.handoff.desks.inbox.routes import add_agent_command
     from bot.handoff.server import inbox_enabled
     from bot.processes import StartupError, start_bot
     from bot.settings import data_dir
@@ -197,7 +205,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         export(settings)  # the customer store below and every server we start
         endpoints = root / "endpoints.production.yml"
         replica_ports = [args.port + 10 * n for n in range(1, args.replicas + 1)]
-    cmd_load_demo_data(args)
+    demo = wants_demo_data(args.production)
+    if demo:
+        cmd_load_demo_data(args)
     model = ensure_model()
     logs = data_dir() / "logs"
     rasa = f"Rasa (:{args.port})"
@@ -229,9 +239,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"==> the bot is up. REST webhook: {bot.webhook_url}")
     print(f"==> metrics: {bot.metrics_url}/metrics/daily (Prometheus: {bot.metrics_url}/metrics)")
     if inbox_enabled(bool(slack_values()["SLACK_BOT_TOKEN"])):
-        print(f"==> agent inbox (log in with an agent account: python -m bot agents add NAME): "
-              f"{bot.relay_url}/inbox")  # fmt: skip
-    print('    e.g. curl -s -XPOST -d \'{"sender":"maria","message":"hi"}\' ' + bot.webhook_url)
+        print(f"==> agent inbox (handoffs; log in with an agent account): {bot.relay_url}/inbox")
+        if not _inbox_agents():
+            print(f"    no agent accounts yet: create one with `{add_agent_command()}`")
+    print(
+        '    e.g. curl -s -XPOST -H "Authorization: Bearer $REST_CHANNEL_TOKEN" '
+        '-d \'{"sender":"maria","message":"hi"}\' ' + bot.webhook_url
+    )
+    print("    (the REST token: docs/channels.md, 'REST')")
     try:
         if args.no_chat or not sys.stdin.isatty():
             print("==> press Ctrl+C to stop")
@@ -239,7 +254,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 time.sleep(1)
             print("error: a server stopped; see the logs above", file=sys.stderr)
             return 1
-        print("==> demo customers: maria, james, priya (use --sender); anyone else is new to us")
+        if demo:
+            print("==> demo customers: maria, james, priya (use --sender); anyone else is new to us")
         chat(bot.webhook_url, args.sender)
         return 0
     except KeyboardInterrupt:
@@ -257,9 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("train", help="train the model if data or config changed").set_defaults(
         func=cmd_train
     )
-    commands.add_parser(
-        "load-demo-data", help="load the demo customers into the customer store"
-    ).set_defaults(func=cmd_load_demo_data)
+    demo_data = commands.add_parser(
+        "load-demo-data", help="load the demo customers into the customer store (not in production)"
+    )
+    demo_data.add_argument("--even-in-production", action="store_true",
+                           help="load them although SUPPORTBOT_ENVIRONMENT=production")  # fmt: skip
+    demo_data.set_defaults(func=cmd_load_demo_data)
 
     chat = commands.add_parser("chat", help="chat with a running bot in the terminal")
     chat.add_argument("--url", default="http://127.0.0.1:5005")
@@ -326,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     x_webhook.add_argument("action", choices=["register", "check"])
     x_webhook.add_argument("--url", help="public https URL of /webhooks/twitter/webhook (for register)")
     x_webhook.set_defaults(func=cmd_x_webhook)
+    from bot.retention.cli import add_commands as add_retention_commands
+
+    add_retention_commands(commands)  # prune, export, erase
     return parser
 
 
@@ -348,6 +370,22 @@ def _schema_is_current() -> bool:
               file=sys.stderr)  # fmt: skip
         return False
     return True
+
+
+def _is_production() -> bool:
+    return settings().security.environment == "production"
+
+
+def wants_demo_data(production_flag: bool) -> bool:
+    """Only the embedded default loads the demo customers: production starts without them."""
+    return not production_flag and not _is_production()
+
+
+def _inbox_agents() -> int:
+    from bot.customers import CustomerStore
+    from bot.handoff.desks.inbox.accounts import AgentAccounts
+
+    return AgentAccounts(CustomerStore(customer_database_url())).count()
 
 
 def _worker_port() -> int:
