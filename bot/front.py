@@ -119,7 +119,11 @@ def replica_states(stats_csv: str, backend: str = BACKEND) -> list[ReplicaState]
     rows = csv.DictReader(io.StringIO(stats_csv.removeprefix("# ")))
     return [
         ReplicaState(
-            row["svname"], row.get("addr") or "", row["status"], int(row["stot"] or 0), int(row.get("scur") or 0)
+            row["svname"],
+            row.get("addr") or "",
+            row["status"],
+            int(row["stot"] or 0),
+            int(row.get("scur") or 0),
         )
         for row in rows
         if row["pxname"] == backend and row["svname"] not in {"FRONTEND", "BACKEND"}

@@ -118,6 +118,36 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class InboxSettings:
+    """The local agent inbox (`/inbox` on the worker): when it is served and who may reach it.
+
+    Why "auto" by default: without Slack the inbox is the only place agents can work, so it
+    is served (behind agent accounts: ``python -m bot agents add NAME``); with Slack
+    configured it would only be a second door to the same handoffs, so it stays off unless
+    ``INBOX_ENABLED=true`` asks for it.
+    """
+
+    enabled: bool | None = field(
+        default=None,
+        metadata=meta(
+            "serve /inbox: `true`, `false`, or unset = only when Slack is not configured",
+            "INBOX_ENABLED",
+        ),
+    )
+    public_host: str | None = field(
+        default=None,
+        metadata=meta(
+            "host name(s), comma-separated, agents use to reach /inbox besides localhost "
+            "(any other Host or Origin is refused: DNS rebinding, cross-site requests)",
+            "INBOX_PUBLIC_HOST",
+        ),
+    )
+    session_hours: int = field(
+        default=12, metadata=meta("how long an agent's login lasts, in hours", "INBOX_SESSION_HOURS")
+    )
+
+
+@dataclass(frozen=True)
 class ProductionSettings:
     """Production stores (`run --production`, docker-compose, endpoints.production.yml)."""
 
@@ -203,13 +233,71 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """Outgoing email: one-time codes that prove who a customer is, and notices of new links.
+
+    Why a real mail server: the only proof that a new chat belongs to an account is a code
+    sent to that account's address. Without ``SMTP_HOST`` and ``SMTP_FROM`` the bot does not
+    offer to link a new chat to an account at all (it says so and offers a person).
+    """
+
+    smtp_host: str | None = field(
+        default=None,
+        metadata=meta("mail server for one-time codes (unset: no identity linking)", "SMTP_HOST"),
+    )
+    smtp_port: int = field(default=587, metadata=meta("mail server port", "SMTP_PORT", kind="port"))
+    smtp_user: str | None = field(default=None, metadata=meta("mail server login user", "SMTP_USER"))
+    smtp_password: str | None = field(
+        default=None, metadata=meta("mail server login password", "SMTP_PASSWORD", secret=True)
+    )
+    smtp_from: str | None = field(
+        default=None,
+        metadata=meta("sender address of the bot's mails, e.g. `support@example.com`", "SMTP_FROM"),
+    )
+    smtp_starttls: bool = field(
+        default=True,
+        metadata=meta("upgrade the connection with STARTTLS (port 465: TLS from the start)", "SMTP_STARTTLS"),
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """The outbox (bot/outbox.py): how long one delivery may take and how often it is tried.
+
+    Why bounded: a delivery the other side keeps refusing (an archived Slack channel, a
+    conversation Rasa rejects) used to be retried forever and held back everything queued
+    behind it for that handoff, the bot's return included. After the attempts below it is
+    set aside as a dead letter: the agents are told, ``/health`` counts it.
+    """
+
+    max_attempts: int = field(
+        default=25,
+        metadata=meta(
+            "attempts before a delivery becomes a dead letter (25: about 10 minutes of outage)",
+            "OUTBOX_MAX_ATTEMPTS",
+        ),
+    )
+    item_timeout: float = field(
+        default=30.0,
+        metadata=meta("seconds one delivery attempt may take before it fails", "OUTBOX_ITEM_TIMEOUT"),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     database: DatabaseSettings
     rasa: RasaSettings
     worker: WorkerSettings
+    inbox: InboxSettings
     production: ProductionSettings
     security: SecuritySettings
+    mail: MailSettings
+    delivery: DeliverySettings
 
     @property
     def project_root(self) -> Path:
@@ -238,6 +326,9 @@ SECTIONS: tuple[type, ...] = (
     DatabaseSettings,
     RasaSettings,
     WorkerSettings,
+    InboxSettings,
     ProductionSettings,
     SecuritySettings,
+    MailSettings,
+    DeliverySettings,
 )

@@ -12,16 +12,18 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, CookieJar, web
 from aiohttp.test_utils import TestServer
 
 from bot.business import load_business_settings
 from bot.customers import CustomerStore
 from bot.handoff.desks.inbox import InboxDesk
-from bot.handoff.desks.inbox.routes import add_inbox_routes
+from bot.handoff.desks.inbox.guard import InboxPolicy
+from bot.handoff.desks.inbox.routes import add_agent_command, add_inbox_routes
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.relay import Relay
 from bot.handoff.store import HandoffStore
+from tests.support.inbox import PASSWORD, add_agent, login_async
 
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert('inbox')</script>"
@@ -119,8 +121,12 @@ def test_the_inbox_stores_plain_text_redacted_without_slack_markup(store: Custom
     }  # fmt: skip
 
 
-async def with_inbox(store: CustomerStore, check: Callable[[ClientSession, str], Awaitable[None]]) -> None:
+async def with_inbox(
+    store: CustomerStore, check: Callable[[ClientSession, str, dict[str, str]], Awaitable[None]]
+) -> None:
+    """The inbox's routes on a real server, and a client logged in as Alex (with its CSRF header)."""
     relay, handoffs = make_relay(store)
+    add_agent(store)
     open_handoff(handoffs)
     await deliver_desk_items(relay, handoffs)
     handoffs.relay_customer_message("web-1", f"{XSS}{SCRIPT}", 1_700_000_010.0)
@@ -130,8 +136,9 @@ async def with_inbox(store: CustomerStore, check: Callable[[ClientSession, str],
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
-        async with ClientSession() as session:
-            await check(session, str(server.make_url("")).rstrip("/"))
+        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
+            base = str(server.make_url("")).rstrip("/")
+            await check(session, base, await login_async(session, base))
     finally:
         await server.close()
 
@@ -139,7 +146,7 @@ async def with_inbox(store: CustomerStore, check: Callable[[ClientSession, str],
 def test_a_customer_cannot_run_script_in_the_agents_inbox(store: CustomerStore) -> None:
     """The attack: HTML and script typed by the customer. It must arrive as text, and nothing may run it."""
 
-    async def check(session: ClientSession, base: str) -> None:
+    async def check(session: ClientSession, base: str, csrf: dict[str, str]) -> None:
         async with session.get(f"{base}/inbox/api/handoffs") as response:
             assert response.content_type == "application/json"
             body = await response.text()
@@ -179,17 +186,77 @@ def test_a_customer_cannot_run_script_in_the_agents_inbox(store: CustomerStore) 
 
 
 def test_the_inbox_api_refuses_what_is_not_an_agent_action(store: CustomerStore) -> None:
-    async def check(session: ClientSession, base: str) -> None:
+    async def check(session: ClientSession, base: str, csrf: dict[str, str]) -> None:
         url = f"{base}/inbox/api/handoffs"
-        async with session.post(f"{url}/1/reply", json=["not", "an", "object"]) as response:
+        async with session.post(f"{url}/1/reply", json=["not", "an", "object"], headers=csrf) as response:
             assert response.status == 400 and "JSON object" in await response.text()
-        async with session.post(f"{url}/1/claim", json={"text": "who am I"}) as response:
-            assert response.status == 400 and "agent" in await response.text()
-        async with session.post(f"{url}/99/claim", json={"agent": "Alex"}) as response:
+        async with session.post(f"{url}/1/reply", json={"text": "  "}, headers=csrf) as response:
+            assert response.status == 400 and "empty" in await response.text()
+        async with session.post(f"{url}/99/claim", json={}, headers=csrf) as response:
             assert response.status == 404
-        async with session.post(f"{url}/1/claim", json={"agent": "Alex"}) as response:
+        # The agent is the account logged in; a name in the body is ignored.
+        async with session.post(f"{url}/1/claim", json={"agent": "Mallory"}, headers=csrf) as response:
             assert await response.json() == {"status": "claimed"}
-        async with session.post(f"{url}/1/resolve", json={"agent": "Alex"}) as response:
+        async with session.get(url) as response:
+            assert (await response.json())["handoffs"][0]["claimed_by"] == "Alex"
+        async with session.post(f"{url}/1/resolve", json={}, headers=csrf) as response:
             assert await response.json() == {"status": "resolved", "changed": True}
 
     asyncio.run(with_inbox(store, check))
+
+
+def test_a_new_installation_says_how_to_create_the_first_agent(store: CustomerStore) -> None:
+    """First run: no account exists, so the login page names the one command that makes one."""
+    relay, handoffs = make_relay(store)
+
+    async def scenario() -> None:
+        app = web.Application()
+        add_inbox_routes(app, relay, handoffs)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        try:
+            async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
+                base = str(server.make_url("")).rstrip("/")
+                async with session.get(f"{base}/inbox") as response:
+                    assert add_agent_command() in await response.text()
+                login = {"name": "Alex", "password": "anything at all"}
+                async with session.post(f"{base}/inbox/api/login", json=login) as response:
+                    assert response.status == 401 and (await response.json())["setup"] == add_agent_command()
+                add_agent(store)
+                async with session.get(f"{base}/inbox") as response:
+                    assert add_agent_command() not in await response.text()
+                assert await login_async(session, base)
+        finally:
+            await server.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_public_host_is_the_only_other_name_the_inbox_answers_to(store: CustomerStore) -> None:
+    """Behind a reverse proxy (INBOX_PUBLIC_HOST): its name works, with its https Origin; others do not."""
+    relay, handoffs = make_relay(store)
+    add_agent(store)
+    policy = InboxPolicy.from_settings("inbox.example.com", 12)
+
+    async def scenario() -> None:
+        app = web.Application()
+        add_inbox_routes(app, relay, handoffs, policy=policy)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        login = {"name": "Alex", "password": PASSWORD}
+        url = str(server.make_url("/inbox/api/login"))
+        try:
+            async with ClientSession() as session:
+                proxied = {"Host": "inbox.example.com", "Origin": "https://inbox.example.com"}
+                async with session.post(url, json=login, headers=proxied) as response:
+                    assert response.status == 200
+                for headers in (
+                    {"Host": "inbox.example.com.evil.example"},
+                    {"Host": "inbox.example.com", "Origin": "https://evil.example"},
+                ):
+                    async with session.post(url, json=login, headers=headers) as response:
+                        assert response.status == 403, headers
+        finally:
+            await server.close()
+
+    asyncio.run(scenario())

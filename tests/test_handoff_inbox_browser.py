@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.customers import CustomerStore
 from bot.handoff.desks.inbox.routes import add_inbox_routes
+from tests.support.inbox import AGENT, PASSWORD, add_agent
 from tests.test_handoff_inbox import deliver_desk_items, make_relay, open_handoff
 from tests.test_webchat_browser import chromium  # noqa: F401  (the fixture: Chromium, or skip / fail in CI)
 
@@ -35,6 +36,7 @@ ATTACKS = (
 def inbox_url(store: CustomerStore) -> Iterator[str]:
     """The inbox, serving one handoff whose customer sent every attack, on a loop in its own thread."""
     relay, handoffs = make_relay(store)
+    add_agent(store)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -79,6 +81,11 @@ def test_customer_html_in_the_inbox_is_text_in_a_real_browser(chromium: str, inb
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(inbox_url)
+            # The agent logs in first, as in the real inbox (the form, the cookie, the CSRF header).
+            page.fill("#login-name", AGENT)
+            page.fill("#login-password", PASSWORD)
+            page.click("#login button[type=submit]")
+            expect(page.locator("#agent")).to_have_text(AGENT, timeout=15_000)
             lines = page.locator(".thread .line")
             # The agent sees exactly what the customer typed, as text.
             shown = [re.compile("^Replies in this thread"), *(f"Customer: {attack}" for attack in ATTACKS)]
@@ -87,5 +94,11 @@ def test_customer_html_in_the_inbox_is_text_in_a_real_browser(chromium: str, inb
             assert page.locator("main img, main script, main svg, main a[href]").count() == 0
             page.wait_for_timeout(500)  # give an image error or a script the time to fire
             assert page.evaluate("window.pwned") is None and dialogs == [] and errors == []
+            assert page.evaluate("document.cookie") == ""  # the session cookie is HttpOnly
+            # A click goes through with the CSRF header: the handoff is claimed by the account.
+            page.click(".card button:has-text('Claim')")
+            expect(page.locator(".card .status")).to_have_text("claimed", timeout=15_000)
+            page.click("#logout")
+            expect(page.locator("#login")).to_be_visible(timeout=15_000)
         finally:
             browser.close()

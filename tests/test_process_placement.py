@@ -2,10 +2,10 @@
 
 - the action server loads rasa-sdk and our small modules, never Rasa's policy code;
 - the worker is one aiohttp app: relay routes, metrics routes and one ``/health``;
-- the X poller (in the worker) hands what it reads to Rasa's X webhook, signed as X signs
-  it, and only moves its cursor once Rasa took the event: Rasa being down delays a
-  message, it never loses or repeats one. X is the real-protocol fake (tests/fakes/x/),
-  whose own signature code checks ours.
+- the X poller (in the worker) hands what it reads to Rasa's X channel (``/polled``, signed
+  with our own key, not X's), and only moves its cursor once Rasa took the event: Rasa
+  being down delays a message, it never loses or repeats one. X is the real-protocol fake
+  (tests/fakes/x/), whose own signature code checks ours.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from rasa.core.brokers.sql import SQLEventBroker
 
-from bot.channels.x_api import XSettings, make_client
+from bot.channels.x_api import POLLED_SIGNATURE_HEADER, XSettings, make_client
 from bot.channels.x_store import XStore
-from bot.channels.x_worker import RasaXWebhook, XPoller
+from bot.channels.x_worker import POLLED_PATH, RasaXWebhook, XPoller
 from bot.customers import CustomerStore
 from bot.event_stream import EventSource
 from bot.handoff.settings import RelaySettings
@@ -32,6 +32,7 @@ from bot.migrations import upgrade
 from bot.outbox import RetryLater
 from bot.worker import WorkerSettings, create_app
 from tests.fakes.x import FakeX
+from tests.fakes.x.webhooks import webhook_signature
 from tests.support import ROOT
 
 MARIA = "1400000000000000001"
@@ -87,15 +88,21 @@ def test_one_worker_app_serves_the_relay_and_the_metrics_and_counts_what_rasa_pu
             prometheus = await (await client.get("/metrics", headers=auth)).text()
             assert 'supportbot_customer_messages_total{channel="rest"} 1' in prometheus
             assert (await client.get("/metrics/daily?days=1", headers=auth)).status == 200
-            assert (await client.get("/inbox")).status == 200
-            assert (await client.get("/inbox/api/handoffs")).status == 200
+            assert (await client.get("/inbox")).status == 200  # no Slack: the inbox is the desk
+            assert (await client.get("/inbox/api/handoffs")).status == 401  # behind agent accounts
             assert (await client.post("/slack/events", data=b"{}")).status == 404  # no Slack: no endpoint
 
     asyncio.run(scenario())
 
 
 class RasaWebhookStandIn:
-    """Rasa's X webhook as the poller sees it: checks X's signature, answers 200 or 503 (down)."""
+    """Rasa's X channel as the poller sees it: checks the signature, answers 200 or 503 (down).
+
+    The fake's ``sign`` is an independent implementation of the same HMAC, here keyed with
+    the polled-events key instead of the consumer secret.
+    """
+
+    key = "polled-events-key-for-the-stand-in"
 
     def __init__(self, x: FakeX) -> None:
         self.x = x
@@ -105,12 +112,12 @@ class RasaWebhookStandIn:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_post("/webhooks/twitter/webhook", self.receive)
+        app.router.add_post(POLLED_PATH, self.receive)
         return app
 
     async def receive(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if request.headers.get("x-twitter-webhooks-signature") != self.x.sign(body):
+        if request.headers.get(POLLED_SIGNATURE_HEADER) != webhook_signature(self.key, body):
             self.refused += 1
             return web.json_response({"error": "invalid signature"}, status=401)
         if self.down:
@@ -137,7 +144,7 @@ def test_the_x_poller_hands_each_dm_and_mention_to_rasas_webhook_once_even_acros
 
         async def scenario() -> None:
             async with TestServer(rasa.app()) as server:
-                webhook = RasaXWebhook(str(server.make_url("")), settings.consumer_secret, timeout=10)
+                webhook = RasaXWebhook(str(server.make_url("")), rasa.key, timeout=10)
                 poller = XPoller(settings, store, make_client(settings), webhook)
                 try:
                     await poller.poll_once()  # the first poll only marks "now"

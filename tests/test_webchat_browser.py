@@ -27,6 +27,7 @@ import requests
 from bot.channels.webchat import WebChatInput, WebChatOutput
 from bot.processes import BotProcesses
 from tests.support.bot import NO_SLACK, whole_bot
+from tests.support.inbox import agent_for
 from tests.support.webchat import WebChatCustomer
 
 WAIT_MS = 30_000  # 2-core CI machines: Rasa answers in well under that, but not always in 5 s
@@ -148,19 +149,22 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def inbox(bot: BotProcesses) -> list[dict[str, Any]]:
-    return requests.get(f"{bot.relay_url}/inbox/api/handoffs", timeout=10).json()["handoffs"]
+    return agent_for(bot).get(f"{bot.relay_url}/inbox/api/handoffs", timeout=10).json()["handoffs"]
 
 
 def act(bot: BotProcesses, handoff: int, verb: str, **body: str) -> dict[str, Any]:
-    answer = requests.post(f"{bot.relay_url}/inbox/api/handoffs/{handoff}/{verb}", json=body, timeout=10)
+    """A click or reply in the inbox, as the logged-in agent Alex (the body's "agent" is ignored)."""
+    answer = agent_for(bot).post(
+        f"{bot.relay_url}/inbox/api/handoffs/{handoff}/{verb}", json=body, timeout=10
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def user_texts(bot: BotProcesses, conversation_id: str) -> list[str]:
-    events = requests.get(f"{bot.rasa_url}/conversations/{conversation_id}/tracker", params=bot.api_params, timeout=10).json()[
-        "events"
-    ]
+    events = requests.get(
+        f"{bot.rasa_url}/conversations/{conversation_id}/tracker", params=bot.api_params, timeout=10
+    ).json()["events"]
     return [event.get("text") or "" for event in events if event["event"] == "user"]
 
 
@@ -300,7 +304,7 @@ def test_the_widget_ignores_the_page_css_and_fits_a_phone(bot: BotProcesses, bro
     ("payload", "answer"), [("", "arrived empty"), ("   ", "arrived empty"), (42, "only read text")]
 )
 def test_bad_socket_messages_get_a_clear_answer(bot: BotProcesses, payload: Any, answer: str) -> None:
-    customer = WebChatCustomer(bot.rasa_url, f"web-bad-input-{answer[:4]}-{len(str(payload))}")
+    customer = WebChatCustomer(bot.rasa_url)
     try:
         customer.sio.emit("user_uttered", {"message": payload, "session_id": customer.session_id})
         assert customer.wait_for(answer)

@@ -1,76 +1,30 @@
 """The X (Twitter) channel end to end: real Rasa, action server and relay; X is a fake server.
 
 The fake speaks the X API v2 endpoints the channel uses; the channel's real tweepy client
-reaches it through ``X_API_URL`` (a transport adapter on tweepy's own session). Polling
-and webhook deliveries both run against the same bot, as they would in production.
+reaches it through ``X_API_URL`` (a transport adapter on tweepy's own session). Most tests
+run against the polling-mode bot (the default mode); the webhook tests against a second
+bot in webhook mode with its own fake X (tests/conftest.py: ``x_polling_bot``,
+``x_webhook_bot``). Attacks on the webhook are in tests/security/test_x_forgery.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
-import requests
 
 from bot.channels.x_text import move_to_dm_text
 from bot.processes import BotProcesses
 from tests.fakes.x import FakeX
-from tests.support.bot import NO_SLACK, whole_bot
-
-MARIA = "1400000000000000001"  # the demo customer's X account (bot/customers/demo_customers.yml)
-
-
-@pytest.fixture(scope="module")
-def x() -> Iterator[FakeX]:
-    with FakeX() as fake:
-        fake.add_user(MARIA, "maria_lopez", "Maria Lopez")
-        yield fake
+from tests.support.inbox import agent_for
+from tests.support.x import MARIA, dms_to, replies_to, undelivered, wait_dm, webhook_url, x_env
 
 
-def x_env(x: FakeX) -> dict[str, str]:
-    """The X_* settings that point the channel's real tweepy client at the fake."""
-    credentials = x.credentials
-    return {
-        "X_CONSUMER_KEY": credentials["consumer_key"],
-        "X_CONSUMER_SECRET": credentials["consumer_secret"],
-        "X_ACCESS_TOKEN": credentials["access_token"],
-        "X_ACCESS_TOKEN_SECRET": credentials["access_token_secret"],
-        "X_API_URL": x.base_url,
-    }
-
-
-@pytest.fixture(scope="module")
-def bot(trained_model: Path, x: FakeX, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
-    env = {**x_env(x), "X_MODE": "polling", "X_POLL_INTERVAL": "0.5", **NO_SLACK}
-    with whole_bot(trained_model, tmp_path_factory.mktemp("x-data"), env) as processes:
-        # The poller's first run only marks where "now" is; wait for it before writing.
-        x.wait_for(lambda: x.api_calls("dm_events"), timeout=30)
-        yield processes
-
-
-def webhook(bot: BotProcesses) -> str:
-    return f"{bot.rasa_url}/webhooks/twitter/webhook"
-
-
-def dms_to(x: FakeX, user_id: str) -> list[str]:
-    return [dm["text"] for dm in x.sent_dms(user_id)]
-
-
-def wait_dm(x: FakeX, user_id: str, fragment: str, timeout: float = 30) -> str:
-    return x.wait_for(lambda: next((t for t in dms_to(x, user_id) if fragment in t), None), timeout=timeout)
-
-
-def replies_to(x: FakeX, tweet_id: str) -> list[dict[str, Any]]:
-    return [t for t in x.posted_tweets() if t.get("in_reply_to") == tweet_id]
-
-
-def test_a_known_customer_gets_personal_answers_by_dm(bot: BotProcesses, x: FakeX) -> None:
+def test_a_known_customer_gets_personal_answers_by_dm(x_polling_bot: BotProcesses, fake_x: FakeX) -> None:
+    x = fake_x  # x_polling_bot: the bot that answers
     x.add_dm(MARIA, "hi there")
     assert "Maria" in wait_dm(x, MARIA, "Maria")
     x.add_dm(MARIA, "where is my order?")
@@ -81,14 +35,20 @@ def test_a_known_customer_gets_personal_answers_by_dm(bot: BotProcesses, x: Fake
     assert "UPS" in wait_dm(x, MARIA, "UPS")
 
 
-def test_a_generic_mention_is_answered_in_public_within_280_characters(bot: BotProcesses, x: FakeX) -> None:
+def test_a_generic_mention_is_answered_in_public_within_280_characters(
+    x_polling_bot: BotProcesses, fake_x: FakeX
+) -> None:
+    x = fake_x  # x_polling_bot: the bot that answers
     tweet = x.add_mention(MARIA, "@hearthlink how long does delivery take?")
     reply = x.wait_for(lambda: replies_to(x, tweet["id"]), timeout=30)[0]
     assert reply["text"].startswith("@maria_lopez ") and "delivery" in reply["text"].lower()
     assert len(reply["text"]) <= 280
 
 
-def test_a_personal_mention_moves_to_dm_without_leaking_anything(bot: BotProcesses, x: FakeX) -> None:
+def test_a_personal_mention_moves_to_dm_without_leaking_anything(
+    x_polling_bot: BotProcesses, fake_x: FakeX
+) -> None:
+    x = fake_x  # x_polling_bot: the bot that answers
     tweet = x.add_mention(MARIA, "@hearthlink where is my order HL-104233?? tracking says nothing")
     public = x.wait_for(lambda: replies_to(x, tweet["id"]), timeout=30)
     assert [t["text"] for t in public] == [f"@maria_lopez {move_to_dm_text()}"]
@@ -102,40 +62,49 @@ def test_a_personal_mention_moves_to_dm_without_leaking_anything(bot: BotProcess
 
 
 def test_webhook_answers_the_crc_challenge_and_refuses_unsigned_or_forged_posts(
-    bot: BotProcesses, x: FakeX
+    x_webhook_bot: tuple[BotProcesses, FakeX],
 ) -> None:
-    status, body = x.crc_check(webhook(bot))
+    bot, x = x_webhook_bot
+    status, body = x.crc_check(webhook_url(bot))
     assert status == 200 and body == {"response_token": x.expected_crc_response(x.last_crc_token)}
-    assert x.deliver_dm(webhook(bot), MARIA, "forged", signing_secret="wrong")[0] == 401
-    assert x.deliver_raw(webhook(bot), b'{"direct_message_events": []}')[0] == 401
-    assert x.deliver_raw(webhook(bot), b"{not json", signature=x.sign(b"{not json"))[0] == 400
-    assert x.deliver_raw(webhook(bot), b"[1, 2]", signature=x.sign(b"[1, 2]"))[0] == 400
-    time.sleep(1.5)
+    assert x.deliver_dm(webhook_url(bot), MARIA, "forged", signing_secret="wrong")[0] == 401
+    assert x.deliver_raw(webhook_url(bot), b'{"direct_message_events": []}')[0] == 401
+    assert x.deliver_raw(webhook_url(bot), b"{not json", signature=x.sign(b"{not json"))[0] == 400
+    assert x.deliver_raw(webhook_url(bot), b"[1, 2]", signature=x.sign(b"[1, 2]"))[0] == 400
+    x.deliver_dm(webhook_url(bot), MARIA, "hello")  # a genuine one after them, handled in order
+    wait_dm(x, MARIA, "")
     assert not any("forged" in t for t in dms_to(x, MARIA))
 
 
 def test_webhook_duplicates_and_the_accounts_own_messages_are_handled_once(
-    bot: BotProcesses, x: FakeX
+    x_webhook_bot: tuple[BotProcesses, FakeX],
 ) -> None:
+    bot, x = x_webhook_bot
     x.add_user("1400000000000000077", "sam_k", "Sam K")
-    before = len(dms_to(x, "1400000000000000077"))
-    for _ in range(3):  # X retries; the poller will also see the same event
-        status, _ = x.deliver_dm(webhook(bot), "1400000000000000077", "what are your support hours?",
-                                 event_id="1800000000000000001")  # fmt: skip
+    outcomes = []
+    for _ in range(3):  # X retries a delivery it thinks failed
+        status, text = x.deliver_dm(webhook_url(bot), "1400000000000000077", "what are your support hours?",
+                                    event_id="1800000000000000001")  # fmt: skip
         assert status == 200
-    wait_dm(x, "1400000000000000077", "")
-    x.deliver_own_dm(webhook(bot), "Thanks for your order!")
-    time.sleep(2.5)
-    assert len(dms_to(x, "1400000000000000077")) - before == 1
+        outcomes += json.loads(text)["outcomes"]
+    assert outcomes == ["handled", "duplicate", "duplicate"]
+    status, text = x.deliver_own_dm(webhook_url(bot), "Thanks for your order!")
+    assert status == 200 and json.loads(text)["outcomes"] == ["own-message"]
+    # Every reply of the one handled event is queued by now (the delivery answered after the
+    # turn): wait until the outbox has sent them all, then count.
+    x.wait_for(lambda: undelivered(bot, "1400000000000000077") == 0, timeout=30)
+    assert len(dms_to(x, "1400000000000000077")) == 1
 
 
-def test_empty_and_attachment_only_dms_get_a_clear_answer(bot: BotProcesses, x: FakeX) -> None:
+def test_empty_and_attachment_only_dms_get_a_clear_answer(x_polling_bot: BotProcesses, fake_x: FakeX) -> None:
+    x = fake_x  # x_polling_bot: the bot that answers
     x.add_user("1400000000000000088", "pic_sender", "Pic Sender")
     x.add_dm("1400000000000000088", "", attachments={"media_keys": ["3_1"]})
     assert "can't open pictures" in wait_dm(x, "1400000000000000088", "pictures")
 
 
-def test_rate_limits_delay_replies_but_lose_nothing(bot: BotProcesses, x: FakeX) -> None:
+def test_rate_limits_delay_replies_but_lose_nothing(x_polling_bot: BotProcesses, fake_x: FakeX) -> None:
+    x = fake_x  # x_polling_bot: the bot that answers
     x.add_user("1400000000000000099", "busy_bee", "Busy Bee")
     x.rate_limit("dm_create", remaining=0, reset_in=3)
     x.add_dm("1400000000000000099", "do you ship internationally?")
@@ -143,15 +112,20 @@ def test_rate_limits_delay_replies_but_lose_nothing(bot: BotProcesses, x: FakeX)
     assert any(call.status == 429 for call in x.api_calls("dm_create"))
 
 
-def test_a_person_takes_over_an_x_dm_and_replies_as_the_brand(bot: BotProcesses, x: FakeX) -> None:
+def test_a_person_takes_over_an_x_dm_and_replies_as_the_brand(
+    x_polling_bot: BotProcesses, fake_x: FakeX
+) -> None:
+    bot, x = x_polling_bot, fake_x
     customer = "1400000000000000111"
     x.add_user(customer, "ana_b", "Ana B")
     x.add_dm(customer, "I want to talk to a human please")
     wait_dm(x, customer, "person from our support team")
     inbox = f"{bot.relay_url}/inbox/api/handoffs"
 
+    agent = agent_for(bot)
+
     def handoffs() -> list[dict[str, Any]]:
-        return requests.get(inbox, timeout=10).json()["handoffs"]
+        return agent.get(inbox, timeout=10).json()["handoffs"]
 
     handoff = x.wait_for(lambda: next((h for h in handoffs() if h["conversation_id"] == customer), None))
     x.add_dm(customer, "my router keeps rebooting")
@@ -161,15 +135,16 @@ def test_a_person_takes_over_an_x_dm_and_replies_as_the_brand(bot: BotProcesses,
         ),
         timeout=30,
     )
-    reply = requests.post(
-        f"{inbox}/{handoff['id']}/reply", json={"agent": "Alex", "text": "Hi Ana, Alex here!"}, timeout=10
-    )
+    reply = agent.post(f"{inbox}/{handoff['id']}/reply", json={"text": "Hi Ana, Alex here!"}, timeout=10)
     assert reply.json() == {"outcome": "relayed"}
     assert wait_dm(x, customer, "Hi Ana, Alex here!")
     assert any("Alex from our support team" in t for t in dms_to(x, customer))
 
 
-def test_polling_resumes_after_a_restart_without_replaying_or_skipping(bot: BotProcesses, x: FakeX) -> None:
+def test_polling_resumes_after_a_restart_without_replaying_or_skipping(
+    x_polling_bot: BotProcesses, fake_x: FakeX
+) -> None:
+    bot, x = x_polling_bot, fake_x
     x.add_user("1400000000000000222", "restart_r", "Restart R")
     x.add_dm("1400000000000000222", "hello")
     wait_dm(x, "1400000000000000222", "")
@@ -183,14 +158,15 @@ def test_polling_resumes_after_a_restart_without_replaying_or_skipping(bot: BotP
     assert len(texts) == answered + 1, texts
 
 
-def test_the_webhook_cli_registers_subscribes_and_checks(bot: BotProcesses, x: FakeX) -> None:
+def test_the_webhook_cli_registers_subscribes_and_checks(x_webhook_bot: tuple[BotProcesses, FakeX]) -> None:
+    bot, x = x_webhook_bot
     env = {**os.environ, **x_env(x)}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "bot", "x-webhook", *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
-    registered = cli("register", "--url", webhook(bot))  # X runs its CRC check against the live bot
+    registered = cli("register", "--url", webhook_url(bot))  # X runs its CRC check against the live bot
     assert registered.returncode == 0, registered.stderr
     assert "valid: True" in registered.stdout and "subscribed" in registered.stdout
     checked = cli("check")
@@ -200,12 +176,19 @@ def test_the_webhook_cli_registers_subscribes_and_checks(bot: BotProcesses, x: F
     assert cli("register").returncode == 2  # no --url: a clear usage error
 
 
-def test_a_new_x_account_proves_an_order_with_its_email_and_gets_linked(bot: BotProcesses, x: FakeX) -> None:
+def test_a_new_x_account_proves_an_order_with_a_mailed_code_and_gets_linked(
+    x_polling_bot: BotProcesses, fake_x: FakeX, x_mailbox: Any
+) -> None:
+    x = fake_x  # x_polling_bot: the bot that answers
     newcomer = "1400000000000000333"
     x.add_user(newcomer, "maria_second", "Maria (second account)")
     x.add_dm(newcomer, "where is my order HL-104233?")
-    asked = wait_dm(x, newcomer, "email address on that order")
+    asked = wait_dm(x, newcomer, "email address on the order")
     assert "UPS" not in asked and "1Z" not in asked  # nothing shown before the proof
+    mails = len(x_mailbox.to("maria.lopez@example.com"))
     x.add_dm(newcomer, "maria.lopez@example.com")
+    wait_dm(x, newcomer, "6-digit code")  # an email alone proves nothing: a code goes to the account
+    code = x_mailbox.code_in(x_mailbox.wait_for("maria.lopez@example.com", count=mails + 1)[-1])
+    x.add_dm(newcomer, code)
     assert "Maria" in wait_dm(x, newcomer, "linked this chat")
     assert "UPS" in wait_dm(x, newcomer, "UPS")

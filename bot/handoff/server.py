@@ -4,7 +4,8 @@ The worker process (bot/worker.py, ``python -m bot worker``) mounts it next to t
 Routes:
 
 - ``POST /slack/events`` — Slack Events API and interactivity (HTTP mode)
-- ``GET /inbox`` — the local agent inbox (always there; the only desk without Slack)
+- ``/inbox`` — the local agent inbox, behind agent accounts, only when :func:`inbox_enabled`
+  (``INBOX_ENABLED``; default: only without Slack)
 
 The worker's ``GET /health`` includes :func:`relay_health` (which desk is in use and how
 many deliveries are pending).
@@ -27,14 +28,17 @@ from bot.db import run_sync
 from bot.event_stream import CURSOR, consume
 from bot.handoff.desks import Desk
 from bot.handoff.desks.inbox import InboxDesk
-from bot.handoff.desks.inbox.routes import add_inbox_routes
+from bot.handoff.desks.inbox.accounts import AgentAccounts
+from bot.handoff.desks.inbox.guard import InboxPolicy
+from bot.handoff.desks.inbox.routes import add_agent_command, add_inbox_routes
 from bot.handoff.desks.slack import SlackDesk
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.relay import Relay
 from bot.handoff.settings import RelaySettings
 from bot.handoff.slack_app import build_slack_app, slack_client
 from bot.handoff.store import HandoffStore
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, all_queues
+from bot.settings import settings as process_settings
 from bot.stream_cursors import StreamCursors
 
 logger = logging.getLogger(__name__)
@@ -57,7 +61,19 @@ def mount_relay(app: web.Application, settings: RelaySettings, customers: Custom
     relay = Relay(store, desk, rasa, handoff_settings)
 
     app[RELAY], app[STORE] = relay, store
-    add_inbox_routes(app, relay, store)
+    if inbox_enabled(settings.slack is not None):
+        inbox = process_settings().inbox
+        accounts = AgentAccounts(customers)
+        add_inbox_routes(
+            app, relay, store, accounts, InboxPolicy.from_settings(inbox.public_host, inbox.session_hours)
+        )
+        if not accounts.count():
+            logger.warning("the agent inbox has no accounts yet: create one with `%s`", add_agent_command())
+    elif settings.slack is None:
+        logger.warning(
+            "INBOX_ENABLED=false and Slack is not configured: handoffs are kept, but no agent can see them "
+            "(set INBOX_ENABLED=true or configure Slack, docs/slack.md)"
+        )
 
     slack_app = build_slack_app(relay, settings.slack, client) if settings.slack else None
     if slack_app is not None and settings.slack.mode == "http":
@@ -78,7 +94,9 @@ def mount_relay(app: web.Application, settings: RelaySettings, customers: Custom
             cursors=StreamCursors(customers),
             interval=settings.poll_interval,
         )
-        worker = OutboxWorker(store.outbox(), relay.deliver, interval=settings.poll_interval)
+        worker = OutboxWorker(
+            store.outbox(), relay.deliver, interval=settings.poll_interval, on_dead=relay.on_dead_letter
+        )
         tasks = [
             asyncio.create_task(reading),
             asyncio.create_task(worker.run(stop)),
@@ -103,6 +121,12 @@ def mount_relay(app: web.Application, settings: RelaySettings, customers: Custom
     return relay
 
 
+def inbox_enabled(slack_configured: bool) -> bool:
+    """``INBOX_ENABLED`` if set; otherwise only without Slack (a second door to the handoffs is opt-in)."""
+    enabled = process_settings().inbox.enabled
+    return (not slack_configured) if enabled is None else enabled
+
+
 async def _check_timeouts(relay: Relay, stop: asyncio.Event) -> None:
     interval = max(0.5, min(15.0, relay.settings.claim_timeout.total_seconds() / 4))
     while not stop.is_set():
@@ -115,6 +139,7 @@ async def _check_timeouts(relay: Relay, stop: asyncio.Event) -> None:
 
 
 async def relay_health(app: web.Application) -> dict[str, Any]:
-    """The relay's part of the worker's ``/health``: its desk and the deliveries waiting."""
+    """The relay's part of the worker's ``/health``: its desk, the deliveries waiting and the dead letters."""
     pending = await run_sync(app[STORE].outbox().pending_count)
-    return {"desk": app[RELAY].desk.name, "pending_deliveries": pending}
+    dead = await run_sync(all_queues(app[STORE].db.session).dead_count)  # X's too: one number to alert on
+    return {"desk": app[RELAY].desk.name, "pending_deliveries": pending, "dead_letters": dead}

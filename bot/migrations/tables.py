@@ -18,11 +18,14 @@ from bot.db import Base
 
 TABLE_MODULES = (
     "bot.customers.models",
+    "bot.customers.verification",
     "bot.handoff.models",
+    "bot.handoff.desks.inbox.accounts",
     "bot.outbox",
     "bot.stream_cursors",
     "bot.metrics.store",
     "bot.channels.x_store",
+    "bot.retention.audit",
 )
 
 

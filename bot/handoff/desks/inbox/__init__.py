@@ -1,4 +1,5 @@
-"""The local agent inbox: a plain-text desk, its rendering, its page and API (``routes``)."""
+"""The local agent inbox: a plain-text desk, its rendering, its page and API (``routes``),
+behind agent accounts (``accounts``, ``agents_cli``) and the request checks in ``guard``."""
 
 from __future__ import annotations
 

@@ -29,19 +29,28 @@ class InboxDesk:
     def __init__(self, store: HandoffStore) -> None:
         self.store = store
 
-    async def show_card(self, packet: Mapping[str, Any], state: CardState, card: CardRef | None) -> CardRef:
+    async def show_card(
+        self, packet: Mapping[str, Any], state: CardState, card: CardRef | None, *, key: str | None = None
+    ) -> CardRef:
         text = render.card_text(packet, state)
         if card is None:
-            ts = await run_sync(self.store.desk_post, author=CARD, text=text)
+            ts = await run_sync(self.store.desk_post, author=CARD, text=text, key=key)
             return CardRef(self.channel, ts)
         await run_sync(self.store.desk_update, card.ts, text=text)
         return card
 
-    async def post_customer_message(self, card: CardRef, text: str) -> None:
-        await self._post(card, CUSTOMER, render.untrusted(text) or "(no text)")
+    async def post_customer_message(self, card: CardRef, text: str, *, key: str | None = None) -> None:
+        await self._post(card, CUSTOMER, render.untrusted(text) or "(no text)", key)
 
-    async def post_notice(self, card: CardRef, kind: Notice, **fields: Any) -> None:
-        await self._post(card, NOTICE, render.notice_text(kind, **fields))
+    async def post_notice(
+        self, card: CardRef, kind: Notice, *, key: str | None = None, **fields: Any
+    ) -> None:
+        await self._post(card, NOTICE, render.notice_text(kind, **fields), key)
+
+    async def find_delivery(self, key: str, card: CardRef | None) -> CardRef | None:
+        """The inbox post carrying ``key`` (a unique column: a post can exist once at most)."""
+        ts = await run_sync(self.store.desk_find, key)
+        return CardRef(self.channel, ts) if ts else None
 
     def transcript(
         self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None
@@ -49,7 +58,7 @@ class InboxDesk:
         return render.transcript(packet, lines)
 
     async def agent_name(self, user_id: str) -> str:
-        return user_id  # the inbox asks agents to type their name
+        return user_id  # the routes pass the logged-in account's name (accounts.py), never the body's
 
-    async def _post(self, card: CardRef, author: str, text: str) -> None:
-        await run_sync(self.store.desk_post, author=author, text=text, thread_ts=card.ts)
+    async def _post(self, card: CardRef, author: str, text: str, key: str | None) -> None:
+        await run_sync(self.store.desk_post, author=author, text=text, thread_ts=card.ts, key=key)

@@ -1,11 +1,14 @@
 // The local agent inbox. Every value from the API is untrusted (customers typed most of it)
 // and is put into the page with text nodes only: never parsed as markup, never attribute handlers
 // built from data. The server sends plain text, so "<" stays "<" and nothing is decoded.
+// Agents log in with an account (`python -m bot agents add NAME`); the session is an HttpOnly
+// cookie this script never sees, and every state-changing call sends the CSRF token from
+// /inbox/api/session in the X-CSRF-Token header as JSON (the server refuses anything else).
 "use strict";
-const agentInput = document.getElementById("agent");
-agentInput.value = localStorage.getItem("agent") || "";
-agentInput.addEventListener("change", () => localStorage.setItem("agent", agentInput.value.trim()));
 const drafts = {};
+let csrf = null;
+let timer = null;
+const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -18,13 +21,38 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+async function post(path, body) {
+  const headers = {"content-type": "application/json"};
+  if (csrf) headers["x-csrf-token"] = csrf;
+  return fetch(path, {method: "POST", headers, body: JSON.stringify(body || {}), credentials: "same-origin"});
+}
+
+async function problem(response) {
+  try { return (await response.json()).error || response.statusText; } catch { return response.statusText; }
+}
+
+function showLogin(message) {
+  csrf = null;
+  if (timer) { clearInterval(timer); timer = null; }
+  $("inbox").hidden = true; $("who").hidden = true; $("login").hidden = false;
+  $("login-error").textContent = message || "";
+  $("login-name").focus();
+}
+
+function showInbox(session) {
+  csrf = session.csrf;
+  $("agent").textContent = session.agent;
+  $("login").hidden = true; $("inbox").hidden = false; $("who").hidden = false;
+  const setup = $("first-run");
+  if (setup) setup.hidden = true;
+  refresh();
+  if (!timer) timer = setInterval(refresh, 1000);
+}
+
 async function act(id, verb, text) {
-  const agent = agentInput.value.trim();
-  if (!agent) { alert("Type your name at the top first."); agentInput.focus(); return; }
-  const response = await fetch(`/inbox/api/handoffs/${encodeURIComponent(id)}/${verb}`, {
-    method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify({agent, text}),
-  });
-  if (!response.ok) alert(await response.text());
+  const response = await post(`/inbox/api/handoffs/${encodeURIComponent(id)}/${verb}`, {text});
+  if (response.status === 401) return showLogin("Your session ended; log in again.");
+  if (!response.ok) alert(await problem(response));
   refresh();
 }
 
@@ -65,11 +93,30 @@ function render(handoff) {
 
 async function refresh() {
   if (document.activeElement && document.activeElement.tagName === "TEXTAREA") return;
-  const response = await fetch("/inbox/api/handoffs");
+  const response = await fetch("/inbox/api/handoffs", {credentials: "same-origin"});
+  if (response.status === 401) return showLogin("Your session ended; log in again.");
+  if (!response.ok) return;
   const {handoffs} = await response.json();
-  const list = document.getElementById("list");
   if (!handoffs.length) return;
-  list.replaceChildren(...handoffs.map(render));
+  $("list").replaceChildren(...handoffs.map(render));
 }
-refresh();
-setInterval(refresh, 1000);
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await post("/inbox/api/login", {name: $("login-name").value, password: $("login-password").value});
+  $("login-password").value = "";
+  if (!response.ok) return showLogin(await problem(response));
+  showInbox(await response.json());
+});
+
+$("logout").addEventListener("click", async () => {
+  await post("/inbox/api/logout", {});
+  showLogin("Logged out.");
+});
+
+async function start() {
+  const response = await fetch("/inbox/api/session", {credentials: "same-origin"});
+  if (response.ok) showInbox(await response.json());
+  else showLogin();
+}
+start();

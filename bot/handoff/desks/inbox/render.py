@@ -130,6 +130,9 @@ def facts(packet: Mapping[str, Any], state: CardState) -> list[dict[str, str]]:
     ]
     if known:
         pairs.append(("Known", "; ".join(known)))
+    unverified = [_short(name, 60).replace("_", " ") for name in packet.get("unverified") or ()]
+    if unverified:  # typed by the customer, not verified as theirs: named, never shown
+        pairs.append(("Not verified", ", ".join(unverified)))
     orders = [_order(order) for order in packet.get("orders") or ()]
     if orders:
         pairs.append(("Orders", "; ".join(orders)))
