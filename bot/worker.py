@@ -41,6 +41,8 @@ from bot.http_auth import bearer_middleware, has_bearer
 from bot.internal_tokens import internal_tokens
 from bot.metrics import MetricsStore
 from bot.metrics.service import metrics_health, mount_metrics
+from bot.retention.prune import Pruner, pruner, pruning_context
+from bot.settings import data_dir
 from bot.settings import settings as process_settings
 
 X_CHANNEL_KEY = "bot.channels.x.XInput"  # the X channel's section in credentials.yml
@@ -58,6 +60,7 @@ class WorkerSettings:
     database_url: str
     metrics_token: str = ""
     max_body_bytes: int = 65536
+    pruning: Pruner | None = None  # bot/retention/prune.py, every retention.prune_every_hours
 
 
 def worker_settings(
@@ -83,6 +86,7 @@ def worker_settings(
         database_url=database_url,
         metrics_token=tokens.metrics_token,
         max_body_bytes=process_settings().security.max_body_bytes,
+        pruning=pruner(database_url, endpoints, data_dir()),
     )
 
 
@@ -111,6 +115,8 @@ def create_app(settings: WorkerSettings) -> web.Application:
     app[X_MODE] = settings.x.mode if settings.x else "off"
     if settings.x is not None:
         app.cleanup_ctx.append(_x_background(settings.x, XStore(customers), settings.relay.rasa_url))
+    if settings.pruning is not None:
+        app.cleanup_ctx.append(pruning_context(settings.pruning))
     app.router.add_get("/health", _health)
     return app
 

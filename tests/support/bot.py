@@ -38,7 +38,11 @@ NO_SLACK = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_HANDOFF_CH
 
 @contextmanager
 def whole_bot(
-    model: Path, data: Path, env: dict[str, str] | None = None, relay: bool = True
+    model: Path,
+    data: Path,
+    env: dict[str, str] | None = None,
+    relay: bool = True,
+    endpoints: Path | None = None,
 ) -> Iterator[Any]:
     """The real action server, Rasa server and (``relay``) the worker (relay, metrics, X), on free ports.
 
@@ -51,7 +55,7 @@ def whole_bot(
     load_demo_data(CustomerStore(f"sqlite:///{data / 'customers.db'}"))
     processes = start_bot(
         model,
-        endpoints=ROOT / "endpoints.yml",
+        endpoints=endpoints or ROOT / "endpoints.yml",
         rasa_port=free_port(),
         actions_port=free_port(),
         worker_port=free_port() if relay else None,
@@ -63,3 +67,26 @@ def whole_bot(
         yield processes
     finally:
         processes.stop()
+
+
+def stored_events(data: Path, sender: str | None = None) -> int:
+    """Rows Rasa wrote in ``data`` (tracker store and SQL event broker), for ``sender`` or all.
+
+    Read from the SQLite files themselves: asking Rasa for a tracker would create one.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    total = 0
+    for name in ("tracker.db", "broker.db"):
+        path = data / name
+        if not path.is_file():
+            continue
+        query, values = (
+            ("SELECT count(*) FROM events", ())
+            if sender is None
+            else ("SELECT count(*) FROM events WHERE sender_id = ?", (sender,))
+        )
+        with closing(sqlite3.connect(path)) as database:
+            total += int(database.execute(query, values).fetchone()[0])
+    return total

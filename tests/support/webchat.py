@@ -2,6 +2,11 @@
 
 Socket.IO is the channel where the bot can push a message at any time, so it is how the
 tests see an agent's reply "arrive on the channel the customer used".
+
+The server issues the session id (bot/channels/webchat_sessions.py), as it does for the
+widget: ``session_id`` is the id to *ask* for (one this customer kept, to resume; or an
+attacker's choice), and :attr:`WebChatCustomer.session_id` is the id the server confirmed,
+i.e. the Rasa conversation id.
 """
 
 from __future__ import annotations
@@ -15,18 +20,28 @@ import socketio
 
 
 class WebChatCustomer:
-    def __init__(self, rasa_url: str, session_id: str, timeout: float = 20.0) -> None:
-        self.session_id = session_id
+    def __init__(self, rasa_url: str, session_id: str | None = None, timeout: float = 20.0) -> None:
+        self.requested = session_id
+        self.session_id = ""  # the server's, once confirmed
         self.received: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._confirmed = threading.Event()
         self.sio = socketio.Client(reconnection=True)
         self.sio.on("bot_uttered", self._on_bot_uttered)
-        self.sio.on("session_confirm", lambda _data: self._confirmed.set())
+        self.sio.on("session_confirm", self._on_confirm)
         self.sio.connect(rasa_url, transports=["polling"], wait_timeout=timeout)
         self.sio.emit("session_request", {"session_id": session_id})
         if not self._confirmed.wait(timeout):
-            raise AssertionError(f"web chat session {session_id} was not confirmed by Rasa")
+            raise AssertionError(f"web chat session (asked for {session_id!r}) was not confirmed by Rasa")
+
+    def _on_confirm(self, data: Any) -> None:
+        self.session_id = str(data.get("session_id") if isinstance(data, dict) else data)
+        self._confirmed.set()
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the server confirmed the id this customer asked for."""
+        return self.requested is not None and self.session_id == self.requested
 
     def _on_bot_uttered(self, data: dict[str, Any]) -> None:
         with self._lock:

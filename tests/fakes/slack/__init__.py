@@ -50,6 +50,12 @@ class FakeSlack(FakeService):
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__(host, port)
         self.workspace = Workspace()
+        self._lost_answers: dict[str, int] = {}
+
+    def lose_answers(self, method: str, times: int = 1) -> None:
+        """Carry out the next ``times`` calls of ``method`` but answer 500, as if the reply was lost."""
+        with self._lock:
+            self._lost_answers[method] = times
 
     def build_app(self) -> web.Application:
         app = web.Application()
@@ -63,11 +69,31 @@ class FakeSlack(FakeService):
 
     # ------------------------------------------------------------------ test setup
 
-    def add_user(self, user_id: str, real_name: str, display_name: str | None = None) -> None:
-        """Make `users.info` know a human; Slack reports an unset display name as ""."""
+    def add_user(
+        self,
+        user_id: str,
+        real_name: str,
+        display_name: str | None = None,
+        *,
+        team_id: str | None = None,
+        guest: str | None = None,
+        deleted: bool = False,
+    ) -> None:
+        """Make `users.info` know a human; Slack reports an unset display name as "".
+
+        `team_id`: another organisation's member (Slack Connect); `guest`: "multi" or "single"
+        (channel guest); events and clicks from the user then carry what Slack would send.
+        """
         name = (display_name or real_name).lower().replace(" ", ".")
         with self._lock:
-            self.workspace.add_user(user_id, real_name, display_name or "", name)
+            self.workspace.add_user(
+                user_id, real_name, display_name or "", name, team_id=team_id, guest=guest, deleted=deleted
+            )
+
+    def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> None:
+        """A user group (`S…`) that `usergroups.users.list` answers with `members`."""
+        with self._lock:
+            self.workspace.add_usergroup(group_id, handle, list(members))
 
     def add_channel(self, channel_id: str, name: str) -> None:
         """Name a channel, so `#name` resolves and payloads carry the name (any id works without)."""
@@ -99,10 +125,20 @@ class FakeSlack(FakeService):
             ]
             return copy.deepcopy(sorted(found, key=lambda m: float(m["ts"])))
 
+    def all_messages(self) -> list[dict[str, Any]]:
+        """Every message the workspace still holds (cards, replies, orphans of a deleted card)."""
+        with self._lock:
+            return copy.deepcopy(sorted(self.workspace.messages.values(), key=lambda m: float(m["ts"])))
+
     def message(self, ts: str) -> dict[str, Any] | None:
         """One message by ts (keys: channel, ts, text, blocks, user, thread_ts?, history…)."""
         with self._lock:
             return copy.deepcopy(self.workspace.messages.get(ts))
+
+    def ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Messages posted with `chat.postEphemeral` (only `user` sees them), oldest first."""
+        with self._lock:
+            return copy.deepcopy([e for e in self.workspace.ephemerals if user in (None, e["user"])])
 
     def views(self) -> list[dict[str, Any]]:
         """Modals opened with `views.open`: `{"id", "trigger_id", "view"}`."""
@@ -119,6 +155,8 @@ class FakeSlack(FakeService):
             who = f"bot {m['bot_id']}" if m.get("bot_id") else f"user {m.get('user')}"
             edits = f" (edited {len(m['history'])}x)" if m.get("history") else ""
             lines.append(f"  msg {m['ts']} in {where} by {who}{edits}: {str(m.get('text'))[:120]!r}")
+        for e in self.ephemerals():
+            lines.append(f"  ephemeral to {e['user']} in {e['channel']}: {str(e.get('text'))[:120]!r}")
         return lines
 
     # ------------------------------------------------------------------ Slack -> the relay
@@ -132,21 +170,28 @@ class FakeSlack(FakeService):
         retry_num: int | None = None,
         timestamp: int | None = None,
         signing_secret: str | None = None,
+        team_id: str | None = None,
     ) -> tuple[int, str]:
         """POST `event` in an `event_callback` envelope, signed like Slack; returns (status, body).
 
         `retry_num` adds Slack's retry headers; `timestamp` / `signing_secret` let tests send
-        stale or forged requests.
+        stale or forged requests; `team_id` sends it as another workspace's installation would.
+        An event from another organisation's user is marked as from a shared channel, as Slack does.
         """
+        team = team_id or self.team_id
         envelope = {
             "token": "fake-verification-token",
-            "team_id": self.team_id,
+            "team_id": team,
+            "context_team_id": team,
             "api_app_id": self.api_app_id,
             "event": event,
             "type": "event_callback",
             "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
             "event_time": int(time.time()),
-            "authorizations": [{"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}],
+            "authorizations": [
+                {"team_id": team, "user_id": self.bot_user_id, "is_bot": True, "is_enterprise_install": False}
+            ],
+            "is_ext_shared_channel": event.get("user_team", team) != team,
         }
         headers = {}
         if retry_num is not None:
@@ -159,22 +204,36 @@ class FakeSlack(FakeService):
     ) -> tuple[int, str, dict[str, Any]]:
         """A human replies in a thread: record it like Slack would, then deliver the `message` event.
 
-        Returns (status, body, event); `kw` goes to `send_event` (`timestamp`, `signing_secret`).
+        Returns (status, body, event); `kw` goes to `send_event` (`timestamp`, `signing_secret`,
+        `team_id`). A user of another organisation writes as in a Slack Connect channel: the
+        event carries their team (`team`, `user_team`, `source_team`) and their `user_profile`.
         """
         with self._lock:
             ts = self.workspace.new_ts()
+            team = self.workspace.user_team(user)
             event: dict[str, Any] = {
                 "client_msg_id": str(uuid.uuid4()),
                 "type": "message",
                 "text": text,
                 "user": user,
                 "ts": ts,
-                "team": self.team_id,
+                "team": team,
                 "thread_ts": thread_ts,
                 "channel": channel,
                 "event_ts": ts,
                 "channel_type": "channel",
             }
+            if team != self.team_id:
+                known = self.workspace.users.get(user, {})
+                event.update(user_team=team, source_team=team)
+                event["user_profile"] = {
+                    "real_name": known.get("real_name", user),
+                    "display_name": (known.get("profile") or {}).get("display_name", ""),
+                    "name": known.get("name", user.lower()),
+                    "team": team,
+                    "is_restricted": known.get("is_restricted", False),
+                    "is_ultra_restricted": known.get("is_ultra_restricted", False),
+                }
             parent = self.workspace.messages.get(thread_ts)
             if parent is not None:
                 event["parent_user_id"] = parent.get("user")
@@ -210,26 +269,35 @@ class FakeSlack(FakeService):
         """A user clicks a button on a recorded message: signed `block_actions` form POST.
 
         The button must exist in the message's blocks, so a wrong action_id fails loudly.
-        `kw`: `timestamp`, `signing_secret` (stale or forged requests).
+        `kw`: `timestamp`, `signing_secret` (stale or forged requests), `team_id` (the payload's
+        `team`, as from another workspace), `stale=True` (the user's client still shows the
+        message as it was before its last update, with the buttons it had then); `user.team_id`
+        is the user's own team.
         """
+        team = kw.pop("team_id", None) or self.team_id
         msg = self.message(message_ts)
         if msg is None:
             raise KeyError(f"no message with ts {message_ts} to click on\n{self.describe()}")
+        if kw.pop("stale", False) and msg.get("history"):
+            msg = {**msg, **msg["history"][-1]}
         found = _find_element(msg.get("blocks") or [], action_id)
         if found is None:
             raise ValueError(f"message {message_ts} has no element with action_id {action_id!r}: {msg}")
         block_id, element = found
         with self._lock:
             name = self.workspace.users.get(user, {}).get("name", user.lower())
+            user_team = self.workspace.user_team(user)
             channel_name = self.workspace.channels.get(channel, channel.lower())
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": name, "name": name, "team_id": self.team_id},
+            "user": {"id": user, "username": name, "name": name, "team_id": user_team},
             "api_app_id": self.api_app_id,
             "token": "fake-verification-token",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
             "trigger_id": f"{int(time.time())}.{uuid.uuid4().hex}",
-            "team": {"id": self.team_id, "domain": "fake-workspace"},
+            "team": {"id": team, "domain": "fake-workspace"},
+            "enterprise": None,
+            "is_enterprise_install": False,
             "channel": {"id": channel, "name": channel_name},
             "message": Workspace.public(msg),
             "actions": [
@@ -287,6 +355,10 @@ class FakeSlack(FakeService):
                 body = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
             else:
                 body = self.workspace.call(method, params)
+            if self._lost_answers.get(method):  # done, but the caller never hears so (a crash, a cut line)
+                self._lost_answers[method] -= 1
+                self._calls.append(Call(method, 500, params))
+                return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
             self._calls.append(Call(method, 200, params))
         return web.json_response(body)
 

@@ -1,7 +1,10 @@
 """The Slack Web API methods the relay calls, over one workspace's recorded messages.
 
 ``auth.test`` (Bolt, once), ``chat.postMessage``, ``chat.update``, ``users.info`` and
-``views.open`` (tests/test_slack_manifest.py keeps that list honest); any other method answers
+``views.open`` (tests/test_slack_manifest.py keeps that list honest), and for ``python -m bot
+erase`` ``conversations.replies`` and ``chat.delete``, for the outbox's reconciliation after a
+crash ``conversations.history`` and ``conversations.replies`` with message ``metadata``; any other
+method answers
 ``unknown_method``, as Slack does. Handlers run with the fake's lock held and return the JSON
 body (Slack answers API errors with HTTP 200 and ``"ok": false``).
 """
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import uuid
 from typing import Any
 
 #: Message options the relay sets and tests assert (the card must not unfurl customer links).
 MESSAGE_OPTIONS = ("unfurl_links", "unfurl_media")
 #: Bookkeeping keys on recorded messages that real Slack does not return inside `message`.
-_PRIVATE_KEYS = {"channel", "history", *MESSAGE_OPTIONS}
+_PRIVATE_KEYS = {"channel", "history", "metadata", *MESSAGE_OPTIONS}
 
 
 class Workspace:
@@ -34,17 +38,55 @@ class Workspace:
         self.views: list[dict[str, Any]] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, str] = {}
+        self.usergroups: dict[str, dict[str, Any]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
         self.add_user(self.bot_user_id, "Support Bot", "", self.bot_name)
 
-    def add_user(self, user_id: str, real_name: str, display_name: str, name: str) -> None:
-        self.users[user_id] = {
+    def add_user(
+        self,
+        user_id: str,
+        real_name: str,
+        display_name: str,
+        name: str,
+        *,
+        team_id: str | None = None,
+        guest: str | None = None,
+        deleted: bool = False,
+    ) -> None:
+        """``guest``: ``"multi"`` (is_restricted) or ``"single"`` (also is_ultra_restricted)."""
+        team = team_id or self.team_id
+        user: dict[str, Any] = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": team,
             "name": name,
+            "deleted": deleted,
             "real_name": real_name,
+            "tz": "Europe/London",
+            "is_admin": False,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": guest in ("multi", "single"),
+            "is_ultra_restricted": guest == "single",
             "is_bot": user_id == self.bot_user_id,
-            "profile": {"real_name": real_name, "display_name": display_name},
+            "is_app_user": False,
+            "profile": {"real_name": real_name, "display_name": display_name, "team": team},
         }
+        if team != self.team_id:  # how users.info shows a Slack Connect member of another organisation
+            user["is_stranger"] = True
+            user["enterprise_user"] = None
+        self.users[user_id] = user
+
+    def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> None:
+        self.usergroups[group_id] = {
+            "id": group_id,
+            "team_id": self.team_id,
+            "handle": handle,
+            "users": members,
+        }
+
+    def user_team(self, user_id: str) -> str:
+        """The team a user belongs to (ours for users the workspace does not know)."""
+        return str(self.users.get(user_id, {}).get("team_id") or self.team_id)
 
     def new_ts(self) -> str:
         """A unique, increasing message ts such as `1700000000.000100`."""
@@ -103,6 +145,14 @@ class Workspace:
         for option in MESSAGE_OPTIONS:
             if option in params:
                 msg[option] = params[option]
+        metadata = params.get("metadata")  # message metadata: returned only with include_all_metadata
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata:
+            if not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str):
+                return {"ok": False, "error": "invalid_metadata_format"}
+            msg["metadata"] = {"event_type": metadata["event_type"],
+                               "event_payload": metadata.get("event_payload") or {}}  # fmt: skip
         self.messages[ts] = {**msg, "history": []}
         return {"ok": True, "channel": channel, "ts": ts, "message": self.public(msg)}
 
@@ -126,6 +176,70 @@ class Workspace:
             "text": msg["text"],
             "message": public,
         }
+
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Slack lets a bot token delete only the bot's own messages (``cant_delete_message``)."""
+        msg = self.messages.get(str(params.get("ts")))
+        if msg is None or msg["channel"] != self._resolve_channel(str(params.get("channel", ""))):
+            return {"ok": False, "error": "message_not_found"}
+        if msg.get("bot_id") != self.bot_id:
+            return {"ok": False, "error": "cant_delete_message"}
+        del self.messages[msg["ts"]]
+        return {"ok": True, "channel": msg["channel"], "ts": msg["ts"]}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread, parent first (one page: the fake's threads are short)."""
+        channel, ts = self._resolve_channel(str(params.get("channel", ""))), str(params.get("ts"))
+        parent = self.messages.get(ts)
+        if parent is None or parent["channel"] != channel:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = [m for m in self.messages.values() if m.get("thread_ts") == ts and m["ts"] != ts]
+        ordered = [parent, *sorted(thread, key=lambda m: float(m["ts"]))]
+        return {"ok": True, "messages": [self._listed(m, params) for m in ordered], "has_more": False,
+                "response_metadata": {"next_cursor": ""}}  # fmt: skip
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's top-level messages newest first, from ``oldest`` on (one page, like replies)."""
+        channel = self._resolve_channel(str(params.get("channel", "")))
+        oldest = float(params.get("oldest") or 0)
+        found = [
+            m for m in self.messages.values()
+            if m["channel"] == channel and m.get("thread_ts", m["ts"]) == m["ts"] and float(m["ts"]) >= oldest
+        ]  # fmt: skip
+        ordered = sorted(found, key=lambda m: float(m["ts"]), reverse=True)
+        return {"ok": True, "messages": [self._listed(m, params) for m in ordered], "has_more": False,
+                "response_metadata": {"next_cursor": ""}}  # fmt: skip
+
+    def _listed(self, msg: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """A message in a listing: with its metadata only when asked (``include_all_metadata``)."""
+        public = self.public(msg)
+        if msg.get("metadata") and str(params.get("include_all_metadata", "")).lower() in ("1", "true"):
+            public["metadata"] = copy.deepcopy(msg["metadata"])
+        return public
+
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if str(params.get("user")) not in self.users:
+            return {"ok": False, "error": "user_not_in_channel"}
+        if not (params.get("text") or params.get("blocks")):
+            return {"ok": False, "error": "no_text"}
+        ts = self.new_ts()
+        self.ephemerals.append({
+            "channel": self._resolve_channel(str(params["channel"])),
+            "user": str(params["user"]),
+            "text": params.get("text", ""),
+            "blocks": params.get("blocks") or [],
+            "thread_ts": params.get("thread_ts"),
+            "message_ts": ts,
+        })  # fmt: skip
+        return {"ok": True, "message_ts": ts}
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(str(params.get("usergroup")))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group["users"])}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))
