@@ -32,7 +32,10 @@ SLACK, X = "business.yml → slack.", "credentials.yml → bot.channels.x.XInput
 
 @dataclass(frozen=True)
 class SlackValues:
-    """The agents' Slack app (handoff desk): token, secret and channel, or none for the local inbox."""
+    """The agents' Slack app (handoff desk): token, secret and channel, or none for the local inbox.
+
+    The last four say who may act on a card (docs/slack.md, "Who may act on a handoff").
+    """
 
     bot_token: str = field(
         default="",
@@ -59,6 +62,36 @@ class SlackValues:
     )
     api_url: str = field(
         default="", metadata=meta("another Slack Web API URL (tests)", "SLACK_API_URL", SLACK + "api_url")
+    )
+    team_id: str = field(
+        default="",
+        metadata=meta(
+            "the only workspace (T…) whose events and clicks count (default: the bot token's, auth.test)",
+            "SLACK_TEAM_ID",
+            SLACK + "team_id",
+        ),
+    )
+    agent_group: str = field(
+        default="",
+        metadata=meta(
+            "user group id (S…): only its members may claim, reply and resolve (default: any full member)",
+            "SLACK_AGENT_GROUP",
+            SLACK + "agent_group",
+        ),
+    )
+    lead_users: str = field(
+        default="",
+        metadata=meta(
+            "comma-separated user ids (U…) who may resolve or take over anyone's handoff",
+            "SLACK_LEAD_USERS",
+            SLACK + "lead_users",
+        ),
+    )
+    lead_group: str = field(
+        default="",
+        metadata=meta(
+            "user group id (S…) whose members are leads too", "SLACK_LEAD_GROUP", SLACK + "lead_group"
+        ),
     )
 
 
@@ -92,6 +125,11 @@ class XValues:
     poll_interval: str = field(
         default="60", metadata=meta("seconds between polls", "X_POLL_INTERVAL", X + "poll_interval")
     )
+    timeout: str = field(
+        default="30",
+        metadata=meta("seconds one X API call may take before it is abandoned and retried", "X_TIMEOUT",
+                      X + "timeout"),
+    )  # fmt: skip
     api_url: str = field(default="", metadata=meta("another X API URL (tests)", "X_API_URL", X + "api_url"))
 
 

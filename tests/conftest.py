@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +19,10 @@ from bot.customers.demo import load_demo_data
 from bot.migrations import upgrade
 from tests.support.bot import write_business_file
 from tests.support.services import empty_tables, fresh_postgres_database
+
+if TYPE_CHECKING:
+    from bot.processes import BotProcesses
+    from tests.fakes.x import FakeX
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +84,78 @@ def team_always_available(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         os.environ.pop("SUPPORTBOT_BUSINESS_FILE", None)
     else:
         os.environ["SUPPORTBOT_BUSINESS_FILE"] = previous
+
+
+@pytest.fixture(scope="module")
+def guarded_slack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The whole bot, its Slack desk limited to an agent group, outsiders (tests/support/slack_desk.py)."""
+    from tests.support.slack_desk import guarded_slack_bot
+
+    with guarded_slack_bot(trained_model, tmp_path_factory.mktemp("guarded-slack")) as rig:
+        yield rig
+
+
+@pytest.fixture
+def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A real SMTP server on 127.0.0.1 (tests/fakes/smtp.py) that this process's bot code mails to."""
+    from tests.fakes.smtp import smtp_server
+
+    with smtp_server() as box:
+        for name, value in box.env.items():
+            monkeypatch.setenv(name, value)
+        yield box
+
+
+@pytest.fixture(scope="module")
+def identity_rig(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The whole bot mailing through a local SMTP server, for identity attacks (tests/support/identity.py)."""
+    from tests.support.identity import identity_bot
+
+    with identity_bot(trained_model, tmp_path_factory.mktemp("identity")) as rig:
+        yield rig
+
+
+@pytest.fixture(scope="session")
+def fake_x() -> Iterator[FakeX]:
+    """The fake X (tests/fakes/x/) behind the polling-mode bot; Maria's account is known."""
+    from tests.fakes.x import FakeX
+    from tests.support.x import MARIA
+
+    with FakeX() as fake:
+        fake.add_user(MARIA, "maria_lopez", "Maria Lopez")
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def x_mailbox() -> Iterator[Any]:
+    """The local SMTP server the polling X bot mails one-time codes to (tests/fakes/smtp.py)."""
+    from tests.fakes.smtp import smtp_server
+
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture(scope="session")
+def x_polling_bot(
+    trained_model: Path, fake_x: FakeX, x_mailbox: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BotProcesses]:
+    """The whole bot with X in polling mode (the default) against ``fake_x``."""
+    from tests.support.x import x_bot
+
+    data = tmp_path_factory.mktemp("x-polling")
+    with x_bot(trained_model, fake_x, data, "polling", **x_mailbox.env) as processes:
+        yield processes
+
+
+@pytest.fixture(scope="session")
+def x_webhook_bot(
+    trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[BotProcesses, FakeX]]:
+    """The whole bot with X in webhook mode, and its own fake X (nobody polls it)."""
+    from tests.fakes.x import FakeX
+    from tests.support.x import MARIA, x_bot
+
+    with FakeX() as fake:
+        fake.add_user(MARIA, "maria_lopez", "Maria Lopez")
+        with x_bot(trained_model, fake, tmp_path_factory.mktemp("x-webhook"), "webhook") as processes:
+            yield processes, fake

@@ -55,3 +55,5 @@ class DeskMessage(Base):
     blocks = Column(JSON, nullable=True)
     created_at = Column(DateTime, nullable=False)
     updated_at = Column(DateTime, nullable=True)
+    # The outbox item that posted it (bot/outbox.py OutboxRecord.key): each delivery posts once.
+    delivery_key = Column(String(250), nullable=True, unique=True, index=True)

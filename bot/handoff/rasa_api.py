@@ -1,9 +1,13 @@
 """The few Rasa HTTP API calls the relay needs to speak to a customer mid-handoff.
 
 An agent's reply is appended to the conversation as a ``bot`` event with
-``execute_side_effects`` and ``output_channel=latest``: Rasa records it in the tracker
-(with the agent in its metadata) *and* sends it through the channel the customer last
-wrote from (web chat, X, Slack Connect, ...). One code path for every channel.
+``execute_side_effects`` and ``output_channel=<the handoff's channel>``: Rasa records it in
+the tracker (with the agent in its metadata) *and* sends it through the channel the
+handoff was opened on (web chat, X, Slack Connect, ...). One code path for every channel.
+
+Never ``output_channel=latest``: that is whichever channel last wrote to this conversation
+id, and a stranger who reached the same id from another channel would get the agent's
+replies (with the customer's details) instead of the customer.
 """
 
 from __future__ import annotations
@@ -52,19 +56,27 @@ class RasaAPI:
     async def tracker(self, conversation_id: str) -> dict[str, Any]:
         return await self._call("GET", self._conversation(conversation_id) + "/tracker")
 
-    async def append(self, conversation_id: str, events: list[dict[str, Any]], *, deliver: bool) -> None:
-        """Append events; with ``deliver`` bot messages also go out on the customer's channel."""
-        params = {"output_channel": "latest", "execute_side_effects": "true"} if deliver else {}
+    async def append(
+        self, conversation_id: str, events: list[dict[str, Any]], *, deliver_on: str | None = None
+    ) -> None:
+        """Append events; with ``deliver_on`` (a channel name) bot messages also go out on it."""
+        params = {"output_channel": deliver_on, "execute_side_effects": "true"} if deliver_on else {}
         await self._call("POST", self._conversation(conversation_id) + "/tracker/events", params, events)
 
     async def say(
-        self, conversation_id: str, text: str, metadata: dict[str, Any], custom: dict[str, Any] | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        metadata: dict[str, Any],
+        custom: dict[str, Any] | None = None,
+        *,
+        channel: str,
     ) -> None:
-        """Record and deliver a message written by an agent (``custom``: extra JSON for the channel)."""
+        """Record a message written by an agent and deliver it on ``channel`` (``custom``: extra JSON)."""
         event: dict[str, Any] = {"event": "bot", "text": text, "metadata": metadata, "timestamp": time.time()}
         if custom:
             event["data"] = {"custom": custom}
-        await self.append(conversation_id, [event], deliver=True)
+        await self.append(conversation_id, [event], deliver_on=channel)
 
     async def has_message_with(self, conversation_id: str, key: str, value: Any) -> bool:
         """Whether a bot message carrying ``metadata[key] == value`` is already recorded."""
@@ -72,10 +84,10 @@ class RasaAPI:
         return any(e.get("event") == "bot" and (e.get("metadata") or {}).get(key) == value for e in events)
 
     async def pause(self, conversation_id: str) -> None:
-        await self.append(conversation_id, [{"event": "pause", "timestamp": time.time()}], deliver=False)
+        await self.append(conversation_id, [{"event": "pause", "timestamp": time.time()}])
 
-    async def resume(self, conversation_id: str, intent: str) -> None:
-        """Un-pause and let the bot speak first, via an external intent (see rules.yml)."""
+    async def resume(self, conversation_id: str, intent: str, *, channel: str) -> None:
+        """Un-pause and let the bot speak first on ``channel``, via an external intent (see rules.yml)."""
         now = time.time()
         await self.append(
             conversation_id,
@@ -84,11 +96,10 @@ class RasaAPI:
                 {"event": "resume", "timestamp": now},
                 {"event": "action", "name": "action_listen", "timestamp": now},
             ],
-            deliver=False,
         )
         await self._call(
             "POST",
             self._conversation(conversation_id) + "/trigger_intent",
-            {"output_channel": "latest"},
+            {"output_channel": channel},
             {"name": intent, "entities": {}},
         )

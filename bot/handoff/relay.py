@@ -9,6 +9,7 @@ accepted is in the database before we answer Slack, and is delivered exactly in 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from bot.business import HandoffSettings
@@ -34,6 +35,14 @@ logger = logging.getLogger(__name__)
 
 # After this many failed deliveries to a customer, the agent is told in the thread.
 WARN_AGENT_AFTER = 3
+# Seconds of clock difference allowed when looking for what an earlier attempt did.
+CLOCK_SLACK = 300
+
+
+def _epoch(item: OutboxRecord) -> float:
+    """When the item was queued, in epoch seconds (the outbox stores naive UTC)."""
+    created = item.created_at or datetime.now(timezone.utc).replace(tzinfo=None)
+    return created.replace(tzinfo=timezone.utc).timestamp()
 
 
 def _card(handoff: HandoffRecord) -> CardRef:
@@ -53,12 +62,17 @@ class Relay:
     # --- from customers (Rasa's event stream) -----------------------------------------
 
     async def on_rasa_event(self, sender_id: str, event: dict[str, Any]) -> bool:
-        """A Rasa event: customer messages of a handed-off conversation go to the thread."""
+        """A Rasa event: customer messages of a handed-off conversation go to the thread.
+
+        Only messages from the handoff's own channel: the same conversation id reached
+        from another channel is someone else (see ``HandoffStore.relay_customer_message``).
+        """
         if event.get("event") != "user" or is_internal(event):
             return False  # not the customer (the system's own EXTERNAL_ triggers are not relayed)
         text = str(event.get("text") or "").strip() or "(sent a message without text, e.g. an attachment)"
         timestamp = float(event.get("timestamp") or 0.0)
-        return await run_sync(self.store.relay_customer_message, sender_id, text, timestamp)
+        channel = str(event.get("input_channel") or "")
+        return await run_sync(self.store.relay_customer_message, sender_id, text, timestamp, channel=channel)
 
     # --- from agents -------------------------------------------------------------------
 
@@ -120,44 +134,85 @@ class Relay:
         if handoff is None:
             return  # deleted: nothing left to deliver to
         if item.kind == POST_CARD:
-            await self._post_card(handoff)
-        elif item.kind == UPDATE_CARD:
+            await self._post_card(handoff, item)
+        elif item.kind == UPDATE_CARD:  # chat.update / a row update: the same card again, harmless
             await self.desk.show_card(handoff.packet, card_state(handoff), _card(handoff))
         elif item.kind == POST_THREAD:
-            await self._post_thread(_card(handoff), item)
+            card = _card(handoff)
+            if item.in_doubt and await self.desk.find_delivery(item.key, card):
+                return  # posted by an attempt whose acknowledgement was lost (a crash, a timeout)
+            await self._post_thread(card, item)
         elif item.kind == SAY_TO_CUSTOMER:
             await self._say_to_customer(handoff, item)
         elif item.kind == RESUME_BOT:
-            await self.rasa.resume(handoff.conversation_id, str(item.payload["intent"]))
+            intent = str(item.payload["intent"])
+            if item.in_doubt and await self._triggered_since(handoff.conversation_id, intent, _epoch(item)):
+                return  # the bot already came back: triggering again would greet the customer twice
+            await self.rasa.resume(handoff.conversation_id, intent, channel=handoff.channel)
         elif item.kind == PAUSE_BOT:
             await self.rasa.pause(handoff.conversation_id)
         else:
             logger.error("outbox item %s has unknown kind %r; dropped", item.id, item.kind)
 
-    async def _post_card(self, handoff: HandoffRecord) -> None:
-        if handoff.card_ts is not None:
-            return  # posted before a crash, just not marked delivered
-        card = await self.desk.show_card(handoff.packet, card_state(handoff), None)
-        await run_sync(self.store.set_card, handoff.id, card.channel, card.ts)
-        await self.desk.post_notice(card, Notice.HOW_TO, prefix=self.settings.internal_note_prefix)
+    async def _post_card(self, handoff: HandoffRecord, item: OutboxRecord) -> None:
+        """The card, then the how-to in its thread; each at most once, even across a crash."""
+        card = _card(handoff) if handoff.card_ts is not None else None
+        if card is None and item.in_doubt:  # posted before a crash, but not recorded?
+            card = await self.desk.find_delivery(item.key, None)
+            if card is not None:
+                await run_sync(self.store.set_card, handoff.id, card.channel, card.ts)
+        if card is None:
+            card = await self.desk.show_card(handoff.packet, card_state(handoff), None, key=item.key)
+            await run_sync(self.store.set_card, handoff.id, card.channel, card.ts)
+        elif item.in_doubt and await self.desk.find_delivery(f"{item.key}:how-to", card):
+            return
+        await self.desk.post_notice(
+            card, Notice.HOW_TO, key=f"{item.key}:how-to", prefix=self.settings.internal_note_prefix
+        )
+
+    async def _triggered_since(self, conversation_id: str, intent: str, since: float) -> bool:
+        """Whether Rasa recorded ``intent`` (an external trigger) for the conversation after ``since``."""
+        events = (await self.rasa.tracker(conversation_id)).get("events") or []
+        return any(
+            e.get("event") == "user"
+            and ((e.get("parse_data") or {}).get("intent") or {}).get("name") == intent
+            and float(e.get("timestamp") or 0) >= since - CLOCK_SLACK
+            for e in events
+        )
+
+    async def on_dead_letter(self, item: OutboxRecord, reason: str) -> None:
+        """A delivery was given up (bot/outbox.py): tell the agents in the handoff's thread.
+
+        Not for the card itself (there is no thread to post in) nor for a notice about another
+        dead letter (no loop): those are only logged and counted on ``/health``.
+        """
+        payload = item.payload
+        if item.kind == POST_CARD or payload.get("notice") == Notice.GAVE_UP.value:
+            return
+        await run_sync(
+            self.store.post_notice, int(payload["handoff_id"]), Notice.GAVE_UP,
+            {"what": item.kind, "error": reason[:300]}, dedupe_key=f"gave-up:{item.id}",
+        )  # fmt: skip
 
     async def _post_thread(self, card: CardRef, item: OutboxRecord) -> None:
         payload = item.payload
         kind = payload.get("kind")
+        text = str(payload.get("text") or "")
         if kind == "customer":
-            await self.desk.post_customer_message(card, str(payload.get("text") or ""))
+            await self.desk.post_customer_message(card, text, key=item.key)
         elif kind == "followup":
-            await self.desk.post_notice(card, Notice.FOLLOWUP, text=str(payload.get("text") or ""))
+            await self.desk.post_notice(card, Notice.FOLLOWUP, key=item.key, text=text)
         elif payload.get("notice"):
-            await self.desk.post_notice(card, notice_kind(payload["notice"]), **(payload.get("fields") or {}))
+            fields = payload.get("fields") or {}
+            await self.desk.post_notice(card, notice_kind(payload["notice"]), key=item.key, **fields)
         else:  # a notice queued by a version that stored Slack text: its wording is gone, not its news
             logger.warning("outbox item %s: notice without a kind (older version); dropped", item.id)
 
     async def _say_to_customer(self, handoff: HandoffRecord, item: OutboxRecord) -> None:
         payload = item.payload
         conversation = handoff.conversation_id
-        if item.attempts and await self.rasa.has_message_with(conversation, "outbox_id", item.id):
-            return  # got through last time; only the acknowledgement was lost
+        if item.in_doubt and await self.rasa.has_message_with(conversation, "outbox_id", item.id):
+            return  # got through last time (even if a crash left attempts at 0); only the answer was lost
         metadata = {
             "handoff_id": handoff.id,
             "agent_id": payload.get("agent_id"),
@@ -169,7 +224,7 @@ class Relay:
         if payload.get("notice") and payload.get("agent_name"):  # "Alex has joined": tell the widget too
             custom = {"handoff": {"state": "agent", "agent": payload["agent_name"]}}
         try:
-            await self.rasa.say(conversation, str(payload["text"]), metadata, custom)
+            await self.rasa.say(conversation, str(payload["text"]), metadata, custom, channel=handoff.channel)
         except Exception as exc:
             if item.attempts + 1 == WARN_AGENT_AFTER and not payload.get("notice"):
                 await run_sync(

@@ -9,6 +9,9 @@ environment variables (bot/credentials.py; all settings: docs/configuration.md):
 - ``SLACK_MODE``: ``http`` (default; Slack posts to ``/slack/events``) or ``socket``
   (Socket Mode, needs ``SLACK_APP_TOKEN`` xapp-…; nothing has to be reachable from Slack).
 - ``SLACK_API_URL``: Slack Web API base URL (tests point it at a fake server).
+- Who may act on a card (bot/handoff/desks/slack/access.py): ``SLACK_TEAM_ID`` (default:
+  the bot token's workspace), ``SLACK_AGENT_GROUP`` (a user group id), ``SLACK_LEAD_USERS``
+  and ``SLACK_LEAD_GROUP`` (who may resolve or take over someone else's handoff).
 - ``RASA_URL`` / ``RASA_AUTH_TOKEN``: the Rasa server's HTTP API.
 
 Which event broker the relay follows comes from Rasa's endpoints file (``bot.event_stream``).
@@ -16,7 +19,8 @@ Which event broker the relay follows comes from Rasa's endpoints file (``bot.eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from bot.credentials import slack_values
 from bot.event_stream import EventSource
@@ -35,6 +39,37 @@ class SlackSettings:
     mode: str = "http"
     app_token: str | None = None
     api_url: str | None = None
+    team_id: str | None = None  # None: the bot token's workspace, learned from auth.test
+    agent_group: str | None = None  # None: any full member of the workspace in the channel
+    lead_users: frozenset[str] = field(default_factory=frozenset)
+    lead_group: str | None = None
+
+
+# Slack's id shapes: workspaces T… (Enterprise Grid orgs E…), user groups S…, users U…/W….
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,}")
+GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def _slack_id(env: dict[str, str], name: str, shape: re.Pattern[str], example: str) -> str | None:
+    value = env.get(name, "").strip()
+    if value and not shape.fullmatch(value):
+        raise RelaySettingsError(
+            f"{name}={value!r} is not a Slack id; set it to one like {example} (see docs/slack.md, "
+            "'Who may act on a handoff') or leave it unset"
+        )
+    return value or None
+
+
+def _lead_users(env: dict[str, str]) -> frozenset[str]:
+    ids = [part.strip() for part in env.get("SLACK_LEAD_USERS", "").split(",") if part.strip()]
+    wrong = [i for i in ids if not USER_ID.fullmatch(i)]
+    if wrong:
+        raise RelaySettingsError(
+            f"SLACK_LEAD_USERS has {', '.join(map(repr, wrong))}, which are not Slack user ids; write "
+            "them comma-separated like U0123ABCD,U0456EFGH (profile → ⋮ → Copy member ID)"
+        )
+    return frozenset(ids)
 
 
 @dataclass(frozen=True)
@@ -84,4 +119,8 @@ def slack_settings(environ: dict[str, str] | None = None) -> SlackSettings | Non
         mode=mode,
         app_token=app_token,
         api_url=env.get("SLACK_API_URL", "").strip() or None,
+        team_id=_slack_id(env, "SLACK_TEAM_ID", TEAM_ID, "T0123ABCD"),
+        agent_group=_slack_id(env, "SLACK_AGENT_GROUP", GROUP_ID, "S0123ABCD"),
+        lead_users=_lead_users(env),
+        lead_group=_slack_id(env, "SLACK_LEAD_GROUP", GROUP_ID, "S0456EFGH"),
     )

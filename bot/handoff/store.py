@@ -8,17 +8,20 @@ the message that hands the customer back to the bot.
 from __future__ import annotations
 
 import statistics
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import Sessions
 from bot.handoff import states
 from bot.handoff.models import DeskMessage, Handoff
 from bot.handoff.states import ACTIVE, HandoffStatus
 from bot.outbox import Outbox, enqueue, utcnow
+from bot.redact import redact
 from bot.responses import render
 
 # Outbox kinds: "desk.*" go to the agents (Slack or the local inbox), "customer.*" to the
@@ -222,7 +225,11 @@ class HandoffStore:
             return [_record(row) for row in rows]
 
     def record_followup(self, conversation_id: str, message: str) -> HandoffRecord | None:
-        """The message a customer left when no one could take over; shown in the card's thread."""
+        """The message a customer left when no one could take over; shown in the card's thread.
+
+        Stored redacted (bot.redact): the row and the queued thread post outlive the chat.
+        """
+        message = redact(message)
         with self.db.session() as session:
             row = session.scalars(
                 select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id.desc())
@@ -239,10 +246,15 @@ class HandoffStore:
 
     # --- relaying ----------------------------------------------------------------------
 
-    def relay_customer_message(self, conversation_id: str, text: str, timestamp: float) -> bool:
+    def relay_customer_message(
+        self, conversation_id: str, text: str, timestamp: float, *, channel: str | None = None
+    ) -> bool:
         """Queue a customer message for the thread of the conversation's active handoff.
 
-        False when no person has the conversation or the message is already on the card.
+        False when no person has the conversation, the message is already on the card, or
+        ``channel`` (the event's input channel; the relay always gives it) is not the one
+        the handoff was opened on: a message that reached the same conversation id from
+        another channel is not the customer the agent is talking to.
         Idempotent: the same Rasa event twice is queued once.
         """
         with self.db.session() as session:
@@ -252,6 +264,8 @@ class HandoffStore:
                 .order_by(Handoff.id.desc())
             ).first()
             if row is None or timestamp <= row.relay_after:
+                return False
+            if channel is not None and row.channel != channel:
                 return False
             return enqueue(
                 session, desk_queue(row.id), POST_THREAD,
@@ -296,21 +310,46 @@ class HandoffStore:
 
     # --- local agent inbox -------------------------------------------------------------
 
-    def desk_post(self, *, author: str, text: str, blocks: Any = None, thread_ts: str | None = None) -> str:
-        """Store a post in the local inbox; returns its ts (same shape as Slack's)."""
+    def desk_post(
+        self,
+        *,
+        author: str,
+        text: str,
+        blocks: Any = None,
+        thread_ts: str | None = None,
+        key: str | None = None,
+    ) -> str:
+        """Store a post in the local inbox; returns its ts (same shape as Slack's).
+
+        With ``key`` (an outbox item's) at most once: a second post with the key returns the first's ts.
+        """
+        if key is not None and (existing := self.desk_find(key)) is not None:
+            return existing
+        try:
+            with self.db.session() as session:
+                row = DeskMessage(
+                    ts=f"pending.{uuid.uuid4().hex}",
+                    thread_ts=thread_ts,
+                    author=author,
+                    text=text,
+                    blocks=blocks,
+                    created_at=utcnow(),
+                    delivery_key=key,
+                )
+                session.add(row)
+                session.flush()
+                row.ts = f"local.{row.id:08d}"
+                return row.ts
+        except IntegrityError:  # another worker posted it in the meantime (the key is unique)
+            found = self.desk_find(key) if key is not None else None
+            if found is None:
+                raise
+            return found
+
+    def desk_find(self, key: str) -> str | None:
+        """The ts of the inbox post an outbox item made, if it made one."""
         with self.db.session() as session:
-            row = DeskMessage(
-                ts="pending",
-                thread_ts=thread_ts,
-                author=author,
-                text=text,
-                blocks=blocks,
-                created_at=utcnow(),
-            )
-            session.add(row)
-            session.flush()
-            row.ts = f"local.{row.id:08d}"
-            return row.ts
+            return session.scalar(select(DeskMessage.ts).where(DeskMessage.delivery_key == key))
 
     def desk_update(self, ts: str, *, text: str, blocks: Any = None) -> None:
         with self.db.session() as session:

@@ -25,7 +25,8 @@ class Notice(str, Enum):
 
     Fields each takes (all optional): ``CLAIMED``/``RESOLVED``: ``agent``;
     ``DELIVERY_FAILED``: ``error``; ``HOW_TO``/``NOTES_HINT``: ``prefix`` (default ``//``);
-    ``FOLLOWUP``: ``text``; ``TIMED_OUT``: ``minutes`` or ``note``; ``AFTER_HOURS``: ``note``.
+    ``FOLLOWUP``: ``text``; ``TIMED_OUT``: ``minutes`` or ``note``; ``AFTER_HOURS``: ``note``;
+    ``GAVE_UP``: ``what`` (an outbox kind) and ``error``.
     ``error``, ``note`` and ``text`` can quote the customer and are redacted by the desk.
     """
 
@@ -38,6 +39,7 @@ class Notice(str, Enum):
     NOT_SENT_RESOLVED = "not_sent_resolved"  # an agent replied after resolving; it was not sent
     TIMED_OUT = "timed_out"
     AFTER_HOURS = "after_hours"
+    GAVE_UP = "gave_up"  # a delivery became a dead letter (bot/outbox.py): nothing more is tried for it
 
     def __str__(self) -> str:
         return self.value
@@ -108,20 +110,33 @@ def card_state(handoff: HandoffView) -> CardState:
 
 
 class Desk(Protocol):
-    """An agent workspace. The relay's outbox calls these; a failure raises ``RetryLater``."""
+    """An agent workspace. The relay's outbox calls these; a failure raises ``RetryLater``.
+
+    Every post takes the outbox item's ``key`` and stores it with the post (Slack: message
+    metadata; the inbox: a unique column), so that after a crash :meth:`find_delivery` can
+    tell whether the post already happened: posts are never duplicated by a retry.
+    """
 
     name: str  # shown by /health: "slack" or "local"
 
-    async def show_card(self, packet: Mapping[str, Any], state: CardState, card: CardRef | None) -> CardRef:
+    async def show_card(
+        self, packet: Mapping[str, Any], state: CardState, card: CardRef | None, *, key: str | None = None
+    ) -> CardRef:
         """Post the handoff's card (``card`` is None) or update it in place; returns where it is."""
         ...
 
-    async def post_customer_message(self, card: CardRef, text: str) -> None:
+    async def post_customer_message(self, card: CardRef, text: str, *, key: str | None = None) -> None:
         """Relay what the customer wrote after the handoff into the card's thread."""
         ...
 
-    async def post_notice(self, card: CardRef, kind: Notice, **fields: Any) -> None:
+    async def post_notice(
+        self, card: CardRef, kind: Notice, *, key: str | None = None, **fields: Any
+    ) -> None:
         """Tell the agents something about the handoff, in the card's thread."""
+        ...
+
+    async def find_delivery(self, key: str, card: CardRef | None) -> CardRef | None:
+        """The post carrying ``key`` in ``card``'s thread (``card`` None: a card), or None."""
         ...
 
     def transcript(self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None) -> Any:

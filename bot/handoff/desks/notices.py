@@ -15,6 +15,14 @@ from bot.handoff.desks.base import Notice, notice_kind
 
 NAME_LIMIT = 80
 NOTE_LIMIT = 500
+# What a dead letter was (bot/handoff/store.py outbox kinds), for the GAVE_UP notice.
+GAVE_UP_WHAT = {
+    "customer.say": "a message to the customer",
+    "customer.resume": "handing the conversation back to the bot",
+    "customer.pause": "pausing the bot",
+    "desk.update_card": "updating this card",
+    "desk.post_thread": "a message in this thread",
+}
 
 
 def _same(text: str) -> str:
@@ -56,6 +64,10 @@ def notice_text(kind: str, style: Style, **fields: Any) -> str:
     if notice is Notice.FOLLOWUP:
         body = style.untrusted(fields.get("text"), style.body_limit) or style.italic("(no text)")
         return f"{style.bold('The customer left a message:')} {body}"
+    if notice is Notice.GAVE_UP:
+        what = GAVE_UP_WHAT.get(str(fields.get("what")), "a delivery")
+        error = style.untrusted(fields.get("error"), NOTE_LIMIT) or "unknown error"
+        return f"Gave up on {what} — it was not delivered and will not be retried: {error}"
     if notice is Notice.NOT_SENT_RESOLVED:
         return "Not sent — this handoff is resolved and the bot is back with the customer."
     if notice is Notice.TIMED_OUT:

@@ -123,10 +123,14 @@ def _slot_value(value: Any) -> str:
 
 
 def _slots_section(packet: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Facts verified as this customer's; typed ones that are not (maybe someone else's) by name only."""
     slots = {k: v for k, v in (packet.get("slots") or {}).items() if v not in (None, "", [], {})}
-    if not slots:
+    unverified = [own(humanise(name), 60) for name in packet.get("unverified") or ()]
+    if not slots and not unverified:
         return None
     lines = [f"• {own(humanise(name), 60)}: {_slot_value(value)}" for name, value in slots.items()]
+    if unverified:
+        lines.append(f"• _Not verified as this customer's (not shown):_ {', '.join(unverified)}")
     return section(join_capped("*What we know*", lines, SECTION_TEXT_LIMIT, "slots", MAX_SLOTS))
 
 

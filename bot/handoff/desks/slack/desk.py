@@ -2,7 +2,13 @@
 
 Renders with this package's Block Kit builders and talks to Slack's Web API with the bot
 token. Slack errors become ``RetryLater`` for the outbox; the ones a retry cannot fix say
-in the log which setting to change.
+in the log which setting to change, and the ones no retry of *this* message can fix
+(``PERMANENT_ERRORS``) become ``GiveUp``: a dead letter, not a queue blocked for good.
+
+``chat.postMessage`` has no idempotency key, so every post carries the outbox item's key
+in Slack message metadata (``DELIVERY_EVENT``); after a crash or a timeout the relay asks
+:meth:`SlackDesk.find_delivery` (``conversations.replies`` / ``conversations.history``,
+covered by the history scopes the app already has) before posting again.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from bot.handoff.desks.base import CardRef, CardState, Notice
 from bot.handoff.desks.slack.card import card_blocks, card_text
 from bot.handoff.desks.slack.thread import customer_message_text, status_text
 from bot.handoff.desks.slack.transcript import transcript_modal
-from bot.outbox import RetryLater
+from bot.outbox import GiveUp, RetryLater
 
 # Slack errors that a retry cannot fix; the outbox keeps retrying slowly anyway (an admin
 # may fix the setup) but the log says plainly what to do.
@@ -29,7 +35,17 @@ CONFIGURATION_ERRORS = {
     "missing_scope": "the Slack app lacks a scope; reinstall it from slack_app_manifest.yml",
     "account_inactive": "the Slack app was uninstalled",
 }
+# Errors about this one message (retrying it cannot help): the item becomes a dead letter.
+PERMANENT_ERRORS = {
+    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "too_many_attachments",
+    "message_not_found", "cant_update_message", "edit_window_closed", "invalid_metadata_format",
+    "invalid_metadata_schema", "metadata_too_large", "thread_not_found", "is_archived",
+}  # fmt: skip
 UNKNOWN_AGENT = "A member of our team"
+# The message-metadata event type of our posts; its payload is {"key": <outbox item key>}.
+DELIVERY_EVENT = "hearthlink_delivery"
+# Pages of 200 messages searched for a post in doubt (bot/outbox.py OutboxRecord.in_doubt).
+SEARCH_PAGES = 10
 
 
 class SlackDesk:
@@ -42,18 +58,50 @@ class SlackDesk:
         self.channel = channel
         self._names: dict[str, str] = {}
 
-    async def show_card(self, packet: Mapping[str, Any], state: CardState, card: CardRef | None) -> CardRef:
+    async def show_card(
+        self, packet: Mapping[str, Any], state: CardState, card: CardRef | None, *, key: str | None = None
+    ) -> CardRef:
         text, blocks = card_text(packet, state), card_blocks(packet, state)
         if card is None:
-            return await self._post(text, blocks)
+            return await self._post(text, blocks, key=key)
         await self._call(self.client.chat_update, channel=card.channel, ts=card.ts, text=text, blocks=blocks)
         return card
 
-    async def post_customer_message(self, card: CardRef, text: str) -> None:
-        await self._post(customer_message_text(text), thread_ts=card.ts)
+    async def post_customer_message(self, card: CardRef, text: str, *, key: str | None = None) -> None:
+        await self._post(customer_message_text(text), thread_ts=card.ts, key=key)
 
-    async def post_notice(self, card: CardRef, kind: Notice, **fields: Any) -> None:
-        await self._post(status_text(kind, **fields), thread_ts=card.ts)
+    async def post_notice(
+        self, card: CardRef, kind: Notice, *, key: str | None = None, **fields: Any
+    ) -> None:
+        await self._post(status_text(kind, **fields), thread_ts=card.ts, key=key)
+
+    async def find_delivery(self, key: str, card: CardRef | None) -> CardRef | None:
+        """Our post carrying ``key``: in ``card``'s thread, or (``card`` None) a card in the channel.
+
+        The newest ``SEARCH_PAGES`` pages are searched, without a time bound (no clock is trusted):
+        an item in doubt was posted moments before the crash, so its post is among the newest.
+        """
+        cursor = None
+        for _ in range(SEARCH_PAGES):
+            if card is not None:
+                page = await self._call(
+                    self.client.conversations_replies, channel=card.channel, ts=card.ts,
+                    include_all_metadata=True, limit=200, cursor=cursor,
+                )  # fmt: skip
+            else:
+                page = await self._call(
+                    self.client.conversations_history, channel=self.channel,
+                    include_all_metadata=True, limit=200, cursor=cursor,
+                )  # fmt: skip
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == DELIVERY_EVENT and payload.get("key") == key:
+                    return CardRef(card.channel if card else self.channel, str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None  # not in the newest pages searched: taken as not posted (at least once)
 
     def transcript(
         self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None
@@ -74,12 +122,17 @@ class SlackDesk:
         return self._names[user_id]
 
     async def _post(
-        self, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None
+        self,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        key: str | None = None,
     ) -> CardRef:
+        metadata = {"event_type": DELIVERY_EVENT, "event_payload": {"key": key}} if key else None
         response = await self._call(
             self.client.chat_postMessage,
             channel=self.channel, text=text, blocks=blocks, thread_ts=thread_ts,
-            unfurl_links=False, unfurl_media=False,
+            unfurl_links=False, unfurl_media=False, metadata=metadata,
         )  # fmt: skip
         return CardRef(str(response["channel"]), str(response["ts"]))
 
@@ -95,6 +148,8 @@ class SlackDesk:
                 )
                 raise RetryLater("Slack rate limit (429)", retry_after=retry_after) from exc
             error = exc.response.get("error") if hasattr(exc.response, "get") else None
+            if str(error) in PERMANENT_ERRORS:
+                raise GiveUp(f"Slack refused it: {error}") from exc
             hint = CONFIGURATION_ERRORS.get(str(error))
             raise RetryLater(f"Slack error {status} {error}" + (f": {hint}" if hint else "")) from exc
         except (OSError, TimeoutError) as exc:  # aiohttp/connection errors derive from OSError

@@ -18,6 +18,7 @@ NOTICE_EMOJI = {
     Notice.NOT_SENT_RESOLVED: ":no_entry_sign:",
     Notice.TIMED_OUT: ":alarm_clock:",
     Notice.AFTER_HOURS: ":crescent_moon:",
+    Notice.GAVE_UP: ":x:",
 }
 # Every value escaped for mrkdwn; text that can quote the customer is redacted too.
 MRKDWN = Style(
