@@ -11,6 +11,10 @@ docs/configuration.md, docs/x.md "Connect X"):
   (optional);
 - ``X_MODE``: ``polling`` (default; works on every API plan) or ``webhook``;
   ``X_POLL_INTERVAL`` seconds between polls (default 60);
+- ``X_TIMEOUT``: seconds one API call may take (default 30). tweepy 4.x has no timeout
+  argument and calls ``requests`` without one, so a stalled connection would hang the
+  poller (or an outbox delivery) for good; :func:`make_client` mounts adapters that give
+  every request of the client's session this timeout;
 - ``X_API_URL``: another base URL for the API (tests point it at a fake X server). It is
   applied as a transport adapter on tweepy's own ``requests`` session, so the real
   tweepy client code runs unchanged.
@@ -22,6 +26,8 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -53,6 +59,7 @@ class XSettings:
     mode: str = "polling"
     poll_interval: float = 60.0
     api_url: str | None = None
+    timeout: float = 30.0
 
 
 def x_settings(values: dict[str, Any] | None = None) -> XSettings | None:
@@ -84,6 +91,10 @@ def x_settings(values: dict[str, Any] | None = None) -> XSettings | None:
         interval = float(get("X_POLL_INTERVAL") or 60)
     except ValueError as exc:
         raise XSettingsError("X_POLL_INTERVAL must be a number of seconds") from exc
+    try:
+        timeout = float(get("X_TIMEOUT") or 30)
+    except ValueError as exc:
+        raise XSettingsError("X_TIMEOUT must be a number of seconds (default 30)") from exc
     return XSettings(
         consumer_key=found["X_CONSUMER_KEY"],
         consumer_secret=found["X_CONSUMER_SECRET"],
@@ -94,6 +105,7 @@ def x_settings(values: dict[str, Any] | None = None) -> XSettings | None:
         mode=mode,
         poll_interval=max(0.2, interval),
         api_url=get("X_API_URL") or None,
+        timeout=max(0.5, timeout),
     )
 
 
@@ -103,14 +115,71 @@ def signature(consumer_secret: str, payload: bytes) -> str:
     return "sha256=" + base64.b64encode(digest).decode()
 
 
-class BaseURLAdapter(HTTPAdapter):
+# X's crc_token values are short opaque tokens (base64 or URL-safe base64).
+CRC_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=]{1,256}")
+
+
+def crc_token_acceptable(token: str) -> bool:
+    """Whether to answer a CRC challenge for ``token``: only if it can never be a delivery's body.
+
+    Why: the CRC answer is HMAC-SHA256(consumer secret, token), the very construction of the
+    ``x-twitter-webhooks-signature`` on a delivery. Answered for any token, the CRC endpoint
+    signs whatever a stranger sends (``?crc_token={"direct_message_events": …}``) and the
+    signature makes that body a valid delivery. A delivery must be a JSON object, so it
+    contains ``{`` and ``"``; a token of base64 characters (no braces, quotes or whitespace,
+    at most 256 of them) never does, and a token that parses as JSON at all (``123``,
+    ``true``) is refused too. The signatures this endpoint still hands out are then
+    signatures of bodies the delivery route refuses whatever their signature.
+
+    The other option, answering only while a registration we started is pending, is not
+    enough on its own: X repeats the CRC check about hourly on its own initiative and marks
+    the webhook invalid (deliveries stop) when it is not answered. The shape rule holds for
+    every check, however it was started, so it is the one we rely on.
+    """
+    if not CRC_TOKEN.fullmatch(token):
+        return False
+    try:
+        json.loads(token)
+    except ValueError:
+        return True
+    return False
+
+
+POLLED_SIGNATURE_HEADER = "x-supportbot-polled-signature"
+
+
+def polled_events_key(rasa_auth_token: str) -> str:
+    """The key that signs the worker's hand-offs of polled X events to Rasa (polling mode).
+
+    Derived from Rasa's auth token (bot/internal_tokens.py), which only our own processes
+    hold, with a label of its own, so the signature proves "our worker", never "X", and is
+    worthless anywhere else. The consumer secret is not used: it is shared with X, and a
+    signature under it is what the CRC answer used to be.
+    """
+    return hmac.new(rasa_auth_token.encode(), b"supportbot x polled events v1", hashlib.sha256).hexdigest()
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """Gives every request without an explicit timeout this one (tweepy never passes any)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = (min(5.0, timeout), timeout)  # (connect, read) seconds
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+class BaseURLAdapter(TimeoutAdapter):
     """Sends requests for the X API hosts to another base URL (a proxy, or a test server)."""
 
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout)
         self.base_url = base_url.rstrip("/")
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         for host in X_HOSTS:
             if request.url and request.url.startswith(host):
                 request.url = self.base_url + request.url[len(host) :]
@@ -119,6 +188,7 @@ class BaseURLAdapter(HTTPAdapter):
 
 
 def make_client(settings: XSettings) -> tweepy.Client:
+    """tweepy's client whose every request (X or, with ``X_API_URL``, elsewhere) has a timeout."""
     client = tweepy.Client(
         bearer_token=settings.bearer_token,
         consumer_key=settings.consumer_key,
@@ -126,8 +196,10 @@ def make_client(settings: XSettings) -> tweepy.Client:
         access_token=settings.access_token,
         access_token_secret=settings.access_token_secret,
     )
+    for scheme in ("https://", "http://"):
+        client.session.mount(scheme, TimeoutAdapter(settings.timeout))
     if settings.api_url:
-        adapter = BaseURLAdapter(settings.api_url)
+        adapter = BaseURLAdapter(settings.api_url, settings.timeout)
         for host in X_HOSTS:
             client.session.mount(host + "/", adapter)
     return client

@@ -3,9 +3,13 @@
 - **Cursors** (newest DM event / mention id handled) make polling restart-safe: nothing
   is replayed, nothing skipped. They are stream cursors (bot/stream_cursors.py) named
   ``x:mentions`` and ``x:dm``.
-- **Seen events** make every delivery idempotent, whichever way it came in (webhook
-  retry, poll overlapping a webhook, two Rasa replicas polling): the first to record an
-  event id handles it, everyone else drops it.
+- **Seen events** make every delivery idempotent, whichever way it came in (X retrying a
+  webhook, the poller repeating a hand-off that timed out): an event id is recorded only
+  after it was handled successfully, so a failure (or a crash) leaves it to be retried,
+  and once recorded every later copy is dropped. Retrying a half-handled event cannot
+  answer twice either: the replies of one event are queued with dedupe keys
+  (``x-dm:<event>:<n>``), so a part already queued is not queued again
+  (bot/channels/x.py says how a retry finds what was already recorded).
 - **Choices**: X DMs have no buttons, so options are sent as a numbered list and a
   reply of "2" is turned back into the second option's payload.
 
@@ -50,14 +54,18 @@ class XStore:
     def outbox(self) -> Outbox:
         return Outbox(self.db.session, prefixes=("x:",))
 
-    def first_time(self, key: str) -> bool:
-        """Record an event id; False if it was handled before (by us or another process)."""
+    def seen(self, key: str) -> bool:
+        """Whether the event ``key`` was handled successfully before (by any process)."""
+        with self.db.session() as session:
+            return session.get(XSeenEvent, key) is not None
+
+    def mark_seen(self, key: str) -> None:
+        """Record that the event ``key`` was handled; call only after it succeeded."""
         try:
             with self.db.session() as session:
                 session.add(XSeenEvent(key=key, seen_at=utcnow()))
-            return True
         except IntegrityError:
-            return False
+            pass  # recorded by another process that handled a copy of it: the same outcome
 
     def cursor(self, name: str) -> str | None:
         """The newest id handled (``"0"``: none yet), as X spells ids; None before the first poll."""
@@ -76,22 +84,35 @@ class XStore:
             else:
                 row.options = options
 
-    def resolve_choice(self, conversation_id: str, text: str) -> str | None:
-        """The payload of option ``text`` ("1", "2", …) if the last message offered choices."""
+    def resolve_choice(self, conversation_id: str, text: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """The payload of option ``text`` ("1", "2", …) if the last message offered choices.
+
+        Read only, with the options it was chosen from: the choice is forgotten
+        (:meth:`forget_choices`) only once the turn succeeded, so a retried event picks
+        the same option again.
+        """
         if not text.strip().isdigit():
             return None
         with self.db.session() as session:
             row = session.get(XChoices, conversation_id)
             options = list(row.options) if row else []
-            index = int(text.strip()) - 1
-            if 0 <= index < len(options):
-                session.delete(row)
-                return str(options[index].get("payload") or options[index].get("title"))
+        index = int(text.strip()) - 1
+        if 0 <= index < len(options):
+            return str(options[index].get("payload") or options[index].get("title")), options
         return None
 
-    def send_dm(self, user_id: str, text: str) -> None:
+    def forget_choices(self, conversation_id: str, options: list[dict[str, Any]]) -> None:
+        """Drop the offered ``options`` once one was used, unless the turn offered new ones."""
         with self.db.session() as session:
-            enqueue(session, f"x:dm:{user_id}", SEND_DM, {"user_id": user_id, "text": text})
+            row = session.get(XChoices, conversation_id)
+            if row is not None and list(row.options) == options:
+                session.delete(row)
+
+    def send_dm(self, user_id: str, text: str, dedupe_key: str | None = None) -> bool:
+        """Queue a DM; False if ``dedupe_key`` (a reply part of one event) was queued before."""
+        with self.db.session() as session:
+            payload = {"user_id": user_id, "text": text}
+            return enqueue(session, f"x:dm:{user_id}", SEND_DM, payload, dedupe_key=dedupe_key)
 
     def send_replies(self, tweet_id: str, texts: list[str]) -> None:
         """Queue a public reply (a thread if it needs several tweets), once per tweet."""

@@ -1,8 +1,9 @@
 """Registering and checking the X webhook (Account Activity, X API v2 webhooks).
 
 ``python -m bot x-webhook register --url https://…/webhooks/twitter/webhook`` registers
-the URL (X immediately sends a CRC challenge, which the running bot answers) and
-subscribes the brand account to it; ``python -m bot x-webhook check`` lists what is
+the URL (X immediately sends a CRC challenge, which the running bot answers only with
+``X_MODE=webhook``: in polling mode the route does not exist) and subscribes the brand
+account to it; ``python -m bot x-webhook check`` lists what is
 registered and whether the account is subscribed. Webhook mode needs an API plan with
 Account Activity access; polling mode (the default) needs none of this.
 """

@@ -6,10 +6,20 @@ answer HTTP, the webhook (the CRC challenge and signed deliveries); the worker r
 rest, once.
 
 Polling turns what it reads into the Account Activity payload X's webhook would have sent,
-signs it with the consumer secret and POSTs it to Rasa's X webhook. So one code path
+signs it with a key only our processes hold (``x_api.polled_events_key``, not the consumer
+secret) and POSTs it to Rasa's ``/webhooks/twitter/polled``. So one code path
 (bot/channels/x.py) handles an X event however it arrived (deduplication, the brand's own
 messages, public answer or DM), and the poller moves its cursor past an event only after
-Rasa answered 200: a Rasa restart delays a message, it never loses or repeats one.
+Rasa answered 200 (Rasa records an event as handled only once it was): a failure or a
+Rasa restart delays a message, it never loses or repeats one.
+
+Each poll pages through everything newer than the cursor (``since_id`` and
+``pagination_token`` for mentions, pages of DM events down to the cursor), at most
+``MAX_PAGES`` pages per kind (X's mention timeline itself stops at the newest 800). Pages
+come newest first, so past that bound the oldest are skipped, with a warning: a cycle
+must end, and that much traffic between two polls wants webhook mode.
+Every X call has a timeout (``X_TIMEOUT``, bot/channels/x_api.py), so a stalled
+connection fails the poll, which the next cycle repeats.
 """
 
 from __future__ import annotations
@@ -24,13 +34,25 @@ from typing import Any
 import aiohttp
 import tweepy
 
-from bot.channels.x_api import XSettings, call, make_client, signature
+from bot.channels.x_api import (
+    POLLED_SIGNATURE_HEADER,
+    XSettings,
+    call,
+    make_client,
+    polled_events_key,
+    signature,
+)
 from bot.channels.x_store import SEND_DM, SEND_TWEET, XStore
+from bot.internal_tokens import internal_tokens
 from bot.outbox import OutboxRecord, OutboxWorker, RetryLater
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/webhooks/twitter/webhook"
+POLLED_PATH = "/webhooks/twitter/polled"
+MAX_PAGES = 8  # of 100 mentions / DM events per poll
+OVERFLOW = (
+    "X polling: more than %d pages of %s since the last poll; the oldest are skipped (use X_MODE=webhook)"
+)
 Forward = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -56,11 +78,18 @@ def mention_activity(brand_id: str, tweet: Any, username: str) -> dict[str, Any]
 
 
 class RasaXWebhook:
-    """Hands an activity payload to Rasa's X webhook, signed as X signs it."""
+    """Hands an activity payload to Rasa's X channel (``/webhooks/twitter/polled``), signed.
 
-    def __init__(self, rasa_url: str, consumer_secret: str, timeout: float = 120.0) -> None:
-        self.url = rasa_url.rstrip("/") + WEBHOOK_PATH
-        self.consumer_secret = consumer_secret
+    ``signing_key`` is :func:`polled_events_key` of Rasa's auth token. A non-200 answer
+    (500: the event failed and stays unseen; 401: the keys disagree) raises RetryLater,
+    so the poller keeps its cursor and offers the event again next cycle.
+    """
+
+    def __init__(
+        self, rasa_url: str, signing_key: str, timeout: float = 120.0, path: str = POLLED_PATH
+    ) -> None:
+        self.url = rasa_url.rstrip("/") + path
+        self.signing_key = signing_key
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -68,7 +97,7 @@ class RasaXWebhook:
         body = json.dumps(payload).encode()
         headers = {
             "Content-Type": "application/json",
-            "x-twitter-webhooks-signature": signature(self.consumer_secret, body),
+            POLLED_SIGNATURE_HEADER: signature(self.signing_key, body),
         }
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
@@ -76,9 +105,9 @@ class RasaXWebhook:
             async with self._session.post(self.url, data=body, headers=headers) as answer:
                 if answer.status != 200:
                     text = (await answer.text())[:200]
-                    raise RetryLater(f"Rasa's X webhook {self.url} answered {answer.status}: {text}", 1.0)
+                    raise RetryLater(f"Rasa's X channel {self.url} answered {answer.status}: {text}", 1.0)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryLater(f"Rasa's X webhook {self.url} is unreachable ({exc!r})", 1.0) from exc
+            raise RetryLater(f"Rasa's X channel {self.url} is unreachable ({exc!r})", 1.0) from exc
 
     async def close(self) -> None:
         if self._session is not None:
@@ -108,18 +137,30 @@ class XPoller:
 
     async def _poll_mentions(self, brand: str) -> None:
         since = await asyncio.to_thread(self.store.cursor, "mentions")
-        params: dict[str, Any] = {
-            "expansions": ["author_id"], "user_fields": ["username"], "max_results": 100,
-            "tweet_fields": ["author_id", "conversation_id", "created_at"], "user_auth": True,
-        }  # fmt: skip
-        if since and since != "0":
-            params["since_id"] = since
-        found = await call(self.client.get_users_mentions, brand, **params)
-        tweets = sorted(found.data or [], key=lambda tweet: int(tweet.id))
+        tweets: list[Any] = []
+        users: dict[str, str] = {}
+        token = None
+        for _page in range(MAX_PAGES):
+            params: dict[str, Any] = {
+                "expansions": ["author_id"], "user_fields": ["username"], "max_results": 100,
+                "tweet_fields": ["author_id", "conversation_id", "created_at"], "user_auth": True,
+            }  # fmt: skip
+            if since and since != "0":
+                params["since_id"] = since
+            if token:
+                params["pagination_token"] = token
+            found = await call(self.client.get_users_mentions, brand, **params)
+            tweets += found.data or []
+            users.update({str(u.id): u.username for u in (found.includes or {}).get("users", [])})
+            token = (found.meta or {}).get("next_token")
+            if since is None or not token:  # first start: the newest page says where "now" is
+                break
+        else:
+            logger.warning(OVERFLOW, MAX_PAGES, "mentions")
+        tweets.sort(key=lambda tweet: int(tweet.id))
         if since is None:  # first start: answer what comes from now on, not the account's history
             await asyncio.to_thread(self.store.set_cursor, "mentions", str(tweets[-1].id) if tweets else "0")
             return
-        users = {str(u.id): u.username for u in (found.includes or {}).get("users", [])}
         for tweet in tweets:
             await self.forward(mention_activity(brand, tweet, users.get(str(tweet.author_id), "")))
             await asyncio.to_thread(self.store.set_cursor, "mentions", str(tweet.id))
@@ -128,9 +169,9 @@ class XPoller:
         since = await asyncio.to_thread(self.store.cursor, "dm")
         newer: list[Any] = []
         token = None
-        while True:
+        for _page in range(MAX_PAGES):
             params: dict[str, Any] = {
-                "event_types": "MessageCreate", "max_results": 50, "user_auth": True,
+                "event_types": "MessageCreate", "max_results": 100, "user_auth": True,
                 "dm_event_fields": ["id", "text", "sender_id", "created_at", "attachments",
                                     "dm_conversation_id"],
             }  # fmt: skip
@@ -143,6 +184,8 @@ class XPoller:
             token = (page.meta or {}).get("next_token")
             if since is None or len(fresh) < len(events) or not token:
                 break
+        else:
+            logger.warning(OVERFLOW, MAX_PAGES, "DM events")
         newer.sort(key=lambda event: int(event.id))
         if since is None:
             await asyncio.to_thread(self.store.set_cursor, "dm", str(newer[-1].id) if newer else "0")
@@ -191,7 +234,7 @@ async def run_x(settings: XSettings, store: XStore, rasa_url: str, stop: asyncio
     """The outbox delivery loop and (in polling mode) the poller, until ``stop`` is set."""
     client = make_client(settings)
     running = [OutboxWorker(store.outbox(), XDelivery(client), interval=0.2).run(stop)]
-    webhook = RasaXWebhook(rasa_url, settings.consumer_secret)
+    webhook = RasaXWebhook(rasa_url, polled_events_key(internal_tokens().rasa_auth_token))
     if settings.mode == "polling":
         running.append(XPoller(settings, store, client, webhook).run(stop))
     logger.info("X: delivering the outbox%s", ", polling X for Rasa" if settings.mode == "polling" else "")

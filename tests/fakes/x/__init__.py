@@ -13,6 +13,7 @@ The parts: ``api`` (the endpoints the bot calls), ``auth`` (OAuth, bearer, rate-
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -43,6 +44,26 @@ class FakeX(FakeService):
         self.api = XApi(self.records, self.keys.consumer_secret)
         self.last_crc_token: str | None = None
         self._windows: dict[str, RateWindow] = {}
+        self._hangs: dict[str, list[float]] = {}
+        self._stopping = False
+        self._stalled = 0  # calls stalling right now (read by stop(), written on the loop)
+
+    def stop(self) -> None:
+        """End any stall first: a call still sleeping when the loop closes would be destroyed."""
+        self._stopping = True
+        deadline = time.monotonic() + 2
+        while self._stalled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        super().stop()
+
+    async def _stall(self, seconds: float) -> None:
+        self._stalled += 1
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not self._stopping:
+                await asyncio.sleep(0.02)
+        finally:
+            self._stalled -= 1
 
     def build_app(self) -> web.Application:
         app = web.Application()
@@ -96,6 +117,17 @@ class FakeX(FakeService):
         with self._lock:
             window = self._window(endpoint, time.time())
             window.remaining, window.reset_at, window.enforced = remaining, time.time() + reset_in, True
+
+    def hang(self, endpoint: str, seconds: float, times: int = 1) -> None:
+        """Make the next `times` calls of `endpoint` stall `seconds` before they are answered.
+
+        A stalled X (a connection that stays open and says nothing) is what a client without a
+        timeout never recovers from. The call is recorded (status 0) when it starts stalling.
+        """
+        if endpoint not in RATE_LIMITS:
+            raise ValueError(f"unknown endpoint key {endpoint!r}; use one of {sorted(RATE_LIMITS)}")
+        with self._lock:
+            self._hangs[endpoint] = [seconds] * times
 
     # ------------------------------------------------------------------ queries
 
@@ -200,6 +232,13 @@ class FakeX(FakeService):
     def _endpoint(self, endpoint: str, handler: Handler) -> Any:
         async def handle(request: web.Request) -> web.Response:
             params = dict(request.query)
+            with self._lock:
+                hangs = self._hangs.get(endpoint)
+                stall = hangs.pop(0) if hangs else 0.0
+                if stall:
+                    self._calls.append(Call(endpoint, 0, params))
+            if stall:
+                await self._stall(stall)
             body: Any = None
             if request.method == "POST":
                 raw = await request.read()
