@@ -6,8 +6,15 @@ overwrite each other: a finished ticket comes back to life (everyone behind it w
 until it expires, 60 s, and then gives up) or a new ticket is deleted. Either way a
 customer's message is dropped with ``LockError``. It happens in production when an
 agent's reply reaches one replica while the customer's next message reaches the other
-(measured: 1 handoff message in 40 under load). Here every read-modify-write of a
-conversation's lock runs under a short Redis mutex, so the ticket queue stays exact.
+(measured: 1 handoff message in 40 under load).
+
+Here every read-modify-write of a conversation's lock is one Lua script, which Redis
+runs atomically: no second key, no mutex to poll. (An earlier version guarded the update
+with a redis-py mutex at ``lock:<id>:mutex``: that key *is* the lock of the conversation
+named ``<id>:mutex``, so one conversation could block or corrupt another's lock, and the
+mutex was polled with blocking sleeps on Rasa's event loop.) The only key is Rasa's own,
+``<key_prefix><conversation id>``, holding exactly the JSON Rasa's ``TicketLock`` reads,
+so ``get_lock`` and Rasa's waiting loop work unchanged.
 
 Use it in ``endpoints.yml``: ``lock_store: {type: bot.lock_store.AtomicRedisLockStore,
 url: ..., port: ..., db: ...}`` (the same settings as Rasa's ``type: redis``).
@@ -15,59 +22,89 @@ url: ..., port: ..., db: ...}`` (the same settings as Rasa's ``type: redis``).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import time
 from typing import Any
 
-import redis
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-# Holding the mutex takes a Redis round trip or two; a holder that dies frees it after this.
-MUTEX_SECONDS = 5.0
-# Redis-py polls for a taken mutex; it blocks the event loop, so poll briefly and often.
-MUTEX_POLL_SECONDS = 0.002
+# KEYS[1]: the lock; ARGV[1]: now (the caller's clock, as Rasa's own expiry checks use);
+# ARGV[2]: "issue" | "update" | "finish" | "cleanup"; ARGV[3]: lifetime or ticket number;
+# ARGV[4]: the conversation id (stored inside the lock, as Rasa stores it).
+# The lock is Rasa's TicketLock JSON: {"conversation_id": ..., "tickets": ["<ticket json>", ...]}.
+_SCRIPT = """
+local now = tonumber(ARGV[1])
+local op = ARGV[2]
+local raw = redis.call('GET', KEYS[1])
+if not raw and op ~= 'issue' then return -1 end
+local tickets = {}
+local conversation = ARGV[4]
+if raw then
+  local lock = cjson.decode(raw)
+  if type(lock.conversation_id) == 'string' then conversation = lock.conversation_id end
+  for _, encoded in ipairs(lock.tickets or {}) do
+    local ticket = cjson.decode(encoded)
+    if tonumber(ticket.expires) >= now then table.insert(tickets, ticket) end
+  end
+end
+local result = 0
+if op == 'issue' then
+  local number = 0
+  if #tickets > 0 then number = tonumber(tickets[#tickets].number) + 1 end
+  table.insert(tickets, {number = number, expires = now + tonumber(ARGV[3])})
+  result = number
+elseif op == 'finish' or op == 'cleanup' then
+  local kept = {}
+  for _, ticket in ipairs(tickets) do
+    if tonumber(ticket.number) ~= tonumber(ARGV[3]) then table.insert(kept, ticket) end
+  end
+  tickets = kept
+end
+if op == 'cleanup' and #tickets == 0 then
+  redis.call('DEL', KEYS[1])
+  return result
+end
+local parts = {}
+for _, ticket in ipairs(tickets) do
+  local json = string.format('{"number": %d, "expires": %.6f}', ticket.number, ticket.expires)
+  table.insert(parts, cjson.encode(json))
+end
+local body = '{"conversation_id": ' .. cjson.encode(conversation)
+redis.call('SET', KEYS[1], body .. ', "tickets": [' .. table.concat(parts, ', ') .. ']}')
+return result
+"""
 
 
 class AtomicRedisLockStore(RedisLockStore):
-    """``RedisLockStore`` whose ticket updates are atomic across processes."""
+    """``RedisLockStore`` whose ticket updates are single atomic Lua scripts."""
 
     def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
         if endpoint_config is not None:  # how Rasa builds a lock store named by module path
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
         super().__init__(**kwargs)
+        self._script = self.red.register_script(_SCRIPT)
 
-    @contextlib.contextmanager
-    def _exclusive(self, conversation_id: str) -> Iterator[None]:
-        mutex = self.red.lock(
-            f"{self.key_prefix}{conversation_id}:mutex",
-            timeout=MUTEX_SECONDS,
-            sleep=MUTEX_POLL_SECONDS,
-            blocking_timeout=MUTEX_SECONDS,
-        )
-        if not mutex.acquire():
-            raise LockError(f"Could not update the lock of conversation '{conversation_id}' in Redis.")
+    def _run(self, conversation_id: str, op: str, argument: float = 0) -> int:
         try:
-            yield
-        finally:
-            with contextlib.suppress(redis.exceptions.LockError):  # expired while held: nothing to free
-                mutex.release()
+            return int(
+                self._script(
+                    keys=[self.key_prefix + conversation_id],
+                    args=[repr(time.time()), op, repr(argument), conversation_id],
+                )
+            )
+        except Exception as exc:  # Redis down or the script refused: Rasa expects LockError
+            message = f"Could not update the lock of conversation '{conversation_id}' in Redis: {exc}"
+            raise LockError(message) from exc
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        with self._exclusive(conversation_id):
-            return super().issue_ticket(conversation_id, lock_lifetime)
+        return self._run(conversation_id, "issue", float(lock_lifetime))
 
     def update_lock(self, conversation_id: str) -> None:
-        with self._exclusive(conversation_id):
-            super().update_lock(conversation_id)
+        self._run(conversation_id, "update")
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
-        with self._exclusive(conversation_id):
-            super().finish_serving(conversation_id, ticket_number)
+        self._run(conversation_id, "finish", int(ticket_number))
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        # One critical section: between "nobody is waiting" and the delete, nobody may queue.
-        with self._exclusive(conversation_id):
-            super().finish_serving(conversation_id, ticket_number)
-            if not self.is_someone_waiting(conversation_id):
-                self.delete_lock(conversation_id)
+        # One script: between "nobody is waiting" and the delete, nobody can queue.
+        self._run(conversation_id, "cleanup", int(ticket_number))

@@ -21,7 +21,9 @@ fi
 VENV=.venv
 STAMP="$VENV/.install-stamp"
 LOG="$VENV/install.log"
-want=$(cat requirements/*.txt scripts/install.sh pyproject.toml web/package-lock.json | sha256sum | cut -c1-16)
+# (The audit allow-list is policy, not an install input: editing it reinstalls nothing.)
+want=$(cat requirements/rasa.txt requirements/constraints.txt requirements/audit.txt scripts/install.sh \
+  pyproject.toml web/package-lock.json | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   echo "==> .venv is up to date"
   exit 0
@@ -30,6 +32,7 @@ fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 : > "$LOG"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+AUDIT="$VENV/audit"  # pip-audit's own environment (requirements/audit.txt says why)
 
 step() {
   local title=$1; shift
@@ -46,6 +49,9 @@ step() {
 }
 
 echo "Installing into $VENV (first time: about 5 minutes, ~3 GB; log: $LOG)"
+# The pip a venv starts with is Python's bundled one, with known vulnerabilities (pip-audit checks it).
+step "pip itself, to a release without known vulnerabilities" \
+  "${PIP[@]}" install --upgrade "pip>=25.3"
 step "rasa 3.6.21 and rasa-sdk 3.6.2 (without their Python < 3.11 metadata)" \
   "${PIP[@]}" install --no-deps --ignore-requires-python -r requirements/rasa.txt
 step "the bot (editable) and its dependencies: TensorFlow 2.12, torch CPU, test tools" \
@@ -56,6 +62,12 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "==> note: npm not found; the website chat widget needs web/node_modules (install Node.js + npm, re-run)"
 fi
+install_audit() {  # (&&: `set -e` does not apply inside a function run as a condition)
+  { [ -x "$AUDIT/bin/python" ] || "$PYTHON" -m venv "$AUDIT"; } \
+    && "$AUDIT/bin/python" -m pip install --disable-pip-version-check --upgrade "pip>=25.3" \
+    && "$AUDIT/bin/python" -m pip install --disable-pip-version-check -r requirements/audit.txt
+}
+step "pip-audit in its own environment ($AUDIT, for scripts/audit.py)" install_audit
 step "import check" \
   "$VENV/bin/python" -c "import rasa, rasa_sdk, sentence_transformers, bot.nlu.sentence_featurizer"
 echo "$want" > "$STAMP"

@@ -4,7 +4,8 @@ Docker does not run on the CI machines, so these checks read the file: compose m
 the one haproxy.cfg the native start runs, and HAProxy itself accepts that file with
 compose's environment and with the native one; the services exist with health checks,
 the worker reaches Rasa's API through the internal frontend, and every variable Rasa's
-production endpoints file needs is set.
+production endpoints file needs is set. The image: .dockerignore keeps secrets, local data and
+the build machine's virtualenv out, the servers run as an unprivileged user, git ignores .env.
 """
 
 from __future__ import annotations
@@ -116,3 +117,56 @@ def test_internal_services_are_not_published_and_the_worker_only_on_loopback() -
     assert "bot.rasa_server" in SERVICES["rasa-1"]["command"][-1]  # token off the command line
     assert "--auth-token" not in SERVICES["rasa-1"]["command"][-1]
     assert "token=" in str(SERVICES["rasa-1"]["healthcheck"]["test"])  # /status needs the token
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions (continuation lines joined), as (INSTRUCTION, arguments)."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
+
+
+def test_the_image_never_contains_secrets_local_data_or_the_build_machines_virtualenv() -> None:
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for secret in (".env", ".env.*", ".data/", ".venv/", "*.db", ".git/", "models/"):
+        assert secret in patterns, f".dockerignore must exclude {secret}"
+    assert not [p for p in patterns if p.startswith("!")]  # nothing re-included behind our back
+    copies = [args for instruction, args in dockerfile_instructions() if instruction in ("COPY", "ADD")]
+    assert ". ." in copies  # the one whole-tree copy: exactly what .dockerignore lets through
+
+
+def test_the_servers_in_the_image_run_as_an_unprivileged_user() -> None:
+    instructions = dockerfile_instructions()
+    users = [
+        (index, args.strip())
+        for index, (instruction, args) in enumerate(instructions)
+        if instruction == "USER"
+    ]
+    assert users, "the Dockerfile must switch to a non-root USER"
+    last_index, user = users[-1]
+    assert user.split(":")[0] not in ("root", "0"), user
+    assert any("useradd" in args and user.split(":")[0] in args for i, args in instructions if i == "RUN")
+    after = [instruction for instruction, _ in instructions[last_index + 1 :]]
+    assert "RUN" not in after  # nothing after the switch runs as root either
+    before = instructions[:last_index]
+    owned = [args for instruction, args in before if instruction == "RUN" and "chown" in args]
+    assert any(all(d in args for d in ("/app/.data", "/app/.cache", "/app/models")) for args in owned), (
+        "the user must own the data directory, the model cache and models/ (and nothing else)"
+    )
+    assert after[-1] == "CMD"
+    # Every compose service built from the image keeps that user (none overrides it with root).
+    for name, service in SERVICES.items():
+        if "build" in service:
+            assert str(service.get("user", "app")).split(":")[0] not in ("root", "0"), name
+
+
+def test_git_never_tracks_an_env_file_with_secrets() -> None:
+    checked = subprocess.run(
+        ["git", "check-ignore", "--no-index", ".env", ".env.production", ".data/customers.db"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert checked.stdout.split() == [".env", ".env.production", ".data/customers.db"], checked.stderr
