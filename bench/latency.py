@@ -121,7 +121,7 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def load(webhook: str, concurrency: int, messages: int, tag: str) -> dict[str, Any]:
+async def load(webhook: str, concurrency: int, messages: int, tag: str, token: str) -> dict[str, Any]:
     """``messages`` messages from ``concurrency`` conversations at once; latency per message."""
     latencies: list[float] = []
     errors: dict[str, int] = {}  # kind of failure -> count ("HTTP 502", "empty reply", ...)
@@ -150,7 +150,8 @@ async def load(webhook: str, concurrency: int, messages: int, tag: str) -> dict[
 
     timeout = aiohttp.ClientTimeout(total=300)
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+    headers = {"Authorization": f"Bearer {token}"}  # the REST channel is for trusted integrations
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as session:
         started = time.perf_counter()
         await asyncio.gather(*(conversation(session, n) for n in range(concurrency)))
         elapsed = time.perf_counter() - started
@@ -170,8 +171,8 @@ async def load(webhook: str, concurrency: int, messages: int, tag: str) -> dict[
 def handoff_latency(bot: BotProcesses, slack: FakeSlack, samples: int) -> dict[str, Any]:
     """Through the relay and the fake Slack server, in ms: a web-chat customer's message →
     in the agent's thread, and the agent's thread reply → pushed to the customer's browser."""
-    session = f"bench-handoff-{uuid.uuid4().hex[:8]}"
-    customer = WebChatCustomer(bot.rasa_url, session)
+    customer = WebChatCustomer(bot.rasa_url)
+    session = customer.session_id  # issued by the server
     try:
         customer.ask("I want to talk to a human", "person from our support team", timeout=120)
         card = slack.wait_for(
@@ -283,11 +284,14 @@ def measure(
                 data_directory=data, log_dir=data / "logs", env=env,
             )  # fmt: skip
             try:
-                asyncio.run(load(bot.webhook_url, 1, 10, f"{name}-warmup"))
+                token = bot.tokens.rest_token
+                asyncio.run(load(bot.webhook_url, 1, 10, f"{name}-warmup", token))
                 results = []
                 for level in levels:
                     log(f"{name} [{topology}]: {messages} messages from {level} concurrent conversation(s)")
-                    results.append(asyncio.run(load(bot.webhook_url, level, messages, f"{name}-{topology}")))
+                    results.append(
+                        asyncio.run(load(bot.webhook_url, level, messages, f"{name}-{topology}", token))
+                    )
                     log(f"  p50 {results[-1]['p50_ms']:.0f} ms, {results[-1]['msgs_per_s']:.1f} msgs/s, "
                         f"errors {results[-1]['error_kinds'] or 0}")  # fmt: skip
                 memory = {n: peak_rss_mb(c.process.pid) for n, c in bot.started.items() if c.process}

@@ -3,6 +3,10 @@
 REST only returns the bot's replies to each message, so messages that arrive on their own
 (an agent's reply during a handoff, the bot coming back afterwards) are picked up by
 watching the conversation's tracker in the background.
+
+The REST channel only answers requests with ``Authorization: Bearer <REST_CHANNEL_TOKEN>``
+(bot/channels/rest.py); :func:`send` sends this installation's token
+(:func:`bot.internal_tokens.internal_tokens`) unless given another.
 """
 
 from __future__ import annotations
@@ -20,9 +24,22 @@ HANDOFF_STATES = {
 }
 
 
-def send(webhook_url: str, sender: str, text: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+def rest_headers(token: str | None = None) -> dict[str, str]:
+    """The REST channel's credential: ``token``, or this installation's REST_CHANNEL_TOKEN."""
+    if token is None:
+        from bot.internal_tokens import internal_tokens
+
+        token = internal_tokens().rest_token
+    return {"Authorization": f"Bearer {token}"}
+
+
+def send(
+    webhook_url: str, sender: str, text: str, timeout: float = 30.0, token: str | None = None
+) -> list[dict[str, Any]]:
     """Send one customer message; return the bot's replies (text, buttons, ...)."""
-    reply = requests.post(webhook_url, json={"sender": sender, "message": text}, timeout=timeout)
+    reply = requests.post(
+        webhook_url, json={"sender": sender, "message": text}, headers=rest_headers(token), timeout=timeout
+    )
     reply.raise_for_status()
     return reply.json()
 

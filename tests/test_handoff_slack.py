@@ -73,14 +73,14 @@ def events_url(bot: BotProcesses) -> str:
     return f"{bot.relay_url}/slack/events"
 
 
-def customer_as(
-    bot: BotProcesses, customers: CustomerStore, session_id: str, demo: str | None
-) -> WebChatCustomer:
-    """A web-chat customer; ``demo`` links the session to a demo customer (as after a login)."""
+def customer_as(bot: BotProcesses, customers: CustomerStore, demo: str | None) -> WebChatCustomer:
+    """A new web-chat customer (the server issues its session id); ``demo`` links that session to
+    a demo customer (as after a login)."""
+    customer = WebChatCustomer(bot.rasa_url)
     if demo is not None:
         known = customers.find_by_identity("rest", demo)
-        customers.link_identity(known.id, "socketio", session_id)
-    return WebChatCustomer(bot.rasa_url, session_id)
+        customers.link_identity(known.id, "socketio", customer.session_id)
+    return customer
 
 
 def card_for(slack: FakeSlack, conversation_id: str, timeout: float = 15) -> dict[str, Any]:
@@ -121,18 +121,18 @@ def tracker(bot: BotProcesses, conversation_id: str) -> dict[str, Any]:
 
 
 def open_handoff(
-    bot: BotProcesses, customers: CustomerStore, slack: FakeSlack, session: str, demo: str | None = None
+    bot: BotProcesses, customers: CustomerStore, slack: FakeSlack, demo: str | None = None
 ) -> tuple[WebChatCustomer, dict[str, Any]]:
-    customer = customer_as(bot, customers, session, demo)
+    customer = customer_as(bot, customers, demo)
     customer.ask("I want to talk to a human", "person from our support team")
     customer.wait_for_handoff_state("waiting")  # the banner's message follows the text
-    return customer, card_for(slack, session)
+    return customer, card_for(slack, customer.session_id)
 
 
 def test_agent_takes_over_in_slack_and_hands_back_to_the_bot(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
-    maria = customer_as(bot, customers, "web-maria-1", "maria")
+    maria = customer_as(bot, customers, "maria")
     try:
         assert "Maria" in maria.ask("hi", "Maria")
         maria.ask("where is my order HL-104233?", "UPS")
@@ -140,7 +140,7 @@ def test_agent_takes_over_in_slack_and_hands_back_to_the_bot(
         assert "min" in handoff_reply  # tells the customer what to expect
 
         # One card with the whole context, in the configured channel.
-        card = card_for(slack, "web-maria-1")
+        card = card_for(slack, maria.session_id)
         content = card_json(slack, card["ts"])
         for expected in (
             "Maria Lopez",
@@ -180,7 +180,7 @@ def test_agent_takes_over_in_slack_and_hands_back_to_the_bot(
         )
         assert status == 200
         maria.wait_for("asked UPS to trace it")
-        recorded = [e for e in tracker(bot, "web-maria-1")["events"] if e["event"] == "bot"]
+        recorded = [e for e in tracker(bot, maria.session_id)["events"] if e["event"] == "bot"]
         assert recorded[-1]["text"] == "Hi Maria, I've asked UPS to trace it."
         assert recorded[-1]["metadata"]["agent_name"] == "Alex"
 
@@ -208,14 +208,14 @@ def test_agent_takes_over_in_slack_and_hands_back_to_the_bot(
 def test_upset_customer_goes_straight_to_a_person_with_sentiment_on_the_card(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
-    james = customer_as(bot, customers, "web-james-1", "james")
+    james = customer_as(bot, customers, "james")
     try:
         reply = james.ask(
             "This is RIDICULOUS!!! Third time I'm asking, your service is a joke",
             "person from our support team",
         )
         assert reply
-        content = card_json(slack, card_for(slack, "web-james-1")["ts"])
+        content = card_json(slack, card_for(slack, james.session_id)["ts"])
         assert "upset" in content and "angry" in content.lower()
     finally:
         james.close()
@@ -224,7 +224,7 @@ def test_upset_customer_goes_straight_to_a_person_with_sentiment_on_the_card(
 def test_forged_and_stale_slack_requests_are_refused_and_change_nothing(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
-    customer, card = open_handoff(bot, customers, slack, "web-forged-1")
+    customer, card = open_handoff(bot, customers, slack)
     try:
         forged = slack.post_thread_reply(
             events_url(bot), CHANNEL, card["ts"], "UALEX", "forged text", signing_secret="not-the-secret"
@@ -251,7 +251,7 @@ def test_forged_and_stale_slack_requests_are_refused_and_change_nothing(
 def test_slack_retries_and_duplicate_deliveries_reach_the_customer_once(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
-    customer, card = open_handoff(bot, customers, slack, "web-dupes-1")
+    customer, card = open_handoff(bot, customers, slack)
     try:
         event = {
             "type": "message", "channel": CHANNEL, "user": "USAM", "text": "Only once, please.",
@@ -272,7 +272,7 @@ def test_rate_limits_and_outages_delay_delivery_but_lose_nothing_and_keep_order(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
     slack.fail("chat.postMessage", status=429, times=2, retry_after=1)
-    customer, card = open_handoff(bot, customers, slack, "web-outage-1")
+    customer, card = open_handoff(bot, customers, slack)
     try:
         slack.fail("chat.postMessage", status=500, times=2)
         customer.say("first")
@@ -294,7 +294,7 @@ def test_rate_limits_and_outages_delay_delivery_but_lose_nothing_and_keep_order(
 def test_mentions_links_and_secrets_from_customers_never_reach_slack_raw(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
-    customer, card = open_handoff(bot, customers, slack, "web-inject-1")
+    customer, card = open_handoff(bot, customers, slack)
     try:
         customer.say(
             "<!channel> <!here> @everyone <@U0ADMIN> <https://evil.example|click me> "
@@ -311,7 +311,7 @@ def test_mentions_links_and_secrets_from_customers_never_reach_slack_raw(
 def test_unclaimed_handoff_times_out_and_the_bot_takes_a_message(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
-    customer, card = open_handoff(bot, customers, slack, "web-timeout-1", demo="priya")
+    customer, card = open_handoff(bot, customers, slack, demo="priya")
     try:
         offer = customer.wait_for("take a message", timeout=CLAIM_TIMEOUT_MINUTES * 60 + 30)
         assert offer
@@ -326,7 +326,7 @@ def test_unclaimed_handoff_times_out_and_the_bot_takes_a_message(
 def test_restart_during_a_handoff_loses_nothing(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:
-    customer, card = open_handoff(bot, customers, slack, "web-restart-1")
+    customer, card = open_handoff(bot, customers, slack)
     customer.close()
     bot.stop_one("rasa")  # the customer's side is down: replies must wait in the outbox
     status, _, _ = slack.post_thread_reply(events_url(bot), CHANNEL, card["ts"], "USAM", "Still with you!")
@@ -334,11 +334,12 @@ def test_restart_during_a_handoff_loses_nothing(
     bot.restart("worker")  # the relay runs in the worker
     bot.restart("rasa")
     slack.wait_for(
-        lambda: any(e.get("text") == "Still with you!" for e in tracker(bot, "web-restart-1")["events"]),
+        lambda: any(e.get("text") == "Still with you!" for e in tracker(bot, customer.session_id)["events"]),
         timeout=120,  # the outbox retries at most every 30 s while Rasa was down
     )
     # Still paused after the restarts: the customer's next message goes to the thread only.
-    back = WebChatCustomer(bot.rasa_url, "web-restart-1")
+    back = WebChatCustomer(bot.rasa_url, customer.session_id)  # the id it kept: same conversation
+    assert back.resumed
     try:
         back.say("thanks, I'll wait")
         wait_thread(slack, card["ts"], "I'll wait", timeout=20)

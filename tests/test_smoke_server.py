@@ -21,7 +21,7 @@ def running_bot(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def texts(bot: BotProcesses, sender: str, message: str) -> str:
-    replies = send(bot.webhook_url, sender, message)
+    replies = send(bot.webhook_url, sender, message, token=bot.tokens.rest_token)
     return "\n".join(r.get("text", "") for r in replies)
 
 
@@ -51,7 +51,7 @@ def test_fallback_twice_then_person_for_a_new_customer(running_bot: BotProcesses
     "odd", ["🙂🙂🙂", "x" * 10_000, "¿Dónde está mi pedido? 我的订单", "<!channel> @here"]
 )
 def test_odd_input_gets_an_answer_not_a_traceback(running_bot: BotProcesses, odd: str) -> None:
-    replies = send(running_bot.webhook_url, "odd-input", odd)
+    replies = send(running_bot.webhook_url, "odd-input", odd, token=running_bot.tokens.rest_token)
     assert replies, "the customer got no answer at all"
     joined = " ".join(r.get("text", "") for r in replies)
     assert "Traceback" not in joined and "Error" not in joined
@@ -59,7 +59,7 @@ def test_odd_input_gets_an_answer_not_a_traceback(running_bot: BotProcesses, odd
 
 @pytest.mark.parametrize("empty", ["", "   ", "\n\t"])
 def test_an_empty_message_gets_a_clear_answer(running_bot: BotProcesses, empty: str) -> None:
-    replies = send(running_bot.webhook_url, "empty-input", empty)
+    replies = send(running_bot.webhook_url, "empty-input", empty, token=running_bot.tokens.rest_token)
     assert replies and "arrived empty" in replies[0]["text"]
 
 
@@ -76,5 +76,5 @@ def test_an_empty_message_gets_a_clear_answer(running_bot: BotProcesses, empty: 
 def test_malformed_requests_get_a_400_that_says_why(
     running_bot: BotProcesses, body: bytes, hint: str
 ) -> None:
-    reply = requests.post(running_bot.webhook_url, data=body, timeout=30)
+    reply = requests.post(running_bot.webhook_url, data=body, headers=running_bot.rest_headers, timeout=30)
     assert reply.status_code == 400 and hint in reply.json()["error"]

@@ -12,9 +12,15 @@ keeps it there), but an agent's reply may be appended through another. With
 ``WEBCHAT_REDIS_URL`` set (the production profile sets it), the replicas share Socket.IO
 rooms through Redis pub/sub, so a push from any replica reaches the customer.
 
-The channel keeps the name ``socketio``: customer identities, the handoff relay's
-"deliver on the customer's own channel" lookup (``output_channel=latest``) and the
-existing tests all use that name.
+The channel keeps the name ``socketio``: customer identities, the handoff records'
+channel (the relay answers on it) and the existing tests all use that name.
+
+Session ids are the server's, never the browser's (bot/channels/webchat_sessions.py): a
+``session_request`` with an id we signed resumes that conversation, any other id gets a
+fresh signed one, and each message goes to the conversation confirmed for its socket,
+whatever ``session_id`` the message itself names. ``session_persistence: false`` means a
+new conversation on every connection. Message ``metadata`` is kept only when small and
+flat (bot/channels/metadata.py).
 
 Its output channel fixes two things in Rasa 3.6's ``SocketIOOutput``:
 
@@ -42,7 +48,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.bad_input import clipped, not_text_reply, problem_with
+from bot.channels.metadata import bounded_metadata
+from bot.channels.webchat_sessions import is_signed, new_session_id
 from bot.channels.widget_labels import WidgetLabelsError, widget_script
+from bot.internal_tokens import internal_tokens
 from bot.settings import project_root, settings
 
 logger = logging.getLogger(__name__)
@@ -169,31 +178,75 @@ class WebChatOutput(SocketIOOutput):
 class WebChatInput(SocketIOInput):
     """Rasa's Socket.IO channel, serving the embeddable chat widget next to it."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # ``session_persistence`` now only says whether a kept id may resume its conversation;
+        # the conversation id is always the server-issued session id (never the socket's sid).
+        self.resume_sessions = self.session_persistence
+        self.session_persistence = True
+
     @classmethod
     def name(cls) -> str:
-        """Still ``socketio``: stored identities and the relay's channel lookup use this name."""
+        """Still ``socketio``: stored identities and the handoffs' channel use this name."""
         return "socketio"
 
     def get_output_channel(self) -> WebChatOutput | None:
-        """Used when the relay appends an agent's reply with ``output_channel=latest``."""
+        """Used when the relay appends an agent's reply with ``output_channel=socketio``."""
         if self.sio is None:
             return super().get_output_channel()  # warns, returns None (multi-worker setups)
         return WebChatOutput(self.sio, self.bot_message_evt)
+
+    def _issue_sessions(self, sio: Any, secret: str) -> None:
+        """Replace Rasa's ``session_request`` handler, which confirms any id the browser names.
+
+        The confirmed id is kept in the socket's server-side session: messages on this
+        socket go to that conversation only (see :meth:`_guard_user_messages`).
+        """
+        namespace = self.namespace or "/"
+
+        async def session_request(sid: str, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            if self.resume_sessions and is_signed(secret, requested):
+                session_id = str(requested)
+            else:
+                session_id = new_session_id(secret)
+                if requested:
+                    logger.info(
+                        "web chat: a browser asked for a session id we did not issue; issued a new one"
+                    )
+            session = await sio.get_session(sid, namespace=namespace)
+            previous = session.get("session_id")
+            if previous and previous != session_id:
+                sio.leave_room(sid, previous, namespace=namespace)
+            session["session_id"] = session_id
+            await sio.save_session(sid, session, namespace=namespace)
+            sio.enter_room(sid, session_id, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        sio.on("session_request", session_request, namespace=self.namespace)
 
     def _guard_user_messages(self, sio: Any) -> None:
         """Answer malformed socket messages instead of letting Rasa's handler crash on them.
 
         Rasa builds ``UserMessage(data["message"])`` straight away; a number or an object
-        there raises inside the socket handler and the customer hears nothing.
+        there raises inside the socket handler and the customer hears nothing. The message
+        goes to the conversation confirmed for this socket (a ``session_id`` in the message
+        is ignored); before any ``session_request`` there is none and the message is dropped.
         """
         namespace = self.namespace or "/"
         original = sio.handlers[namespace][self.user_message_evt]
+        metadata_key = self.metadata_key or "metadata"
 
         async def guarded(sid: str, data: Any) -> Any:
             if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
                 await sio.emit(self.bot_message_evt, {"text": not_text_reply(), "sender": "bot"}, room=sid)
                 return None
-            return await original(sid, data)
+            session_id = (await sio.get_session(sid, namespace=namespace)).get("session_id")
+            if not session_id:
+                logger.warning("web chat: a message before session_request was dropped")
+                return None
+            metadata = bounded_metadata(data.get(metadata_key), "web chat")
+            return await original(sid, {**data, "session_id": session_id, metadata_key: metadata or {}})
 
         sio.on(self.user_message_evt, guarded, namespace=self.namespace)
 
@@ -213,6 +266,7 @@ class WebChatInput(SocketIOInput):
 
         webchat = super().blueprint(handle)
         if self.sio is not None:
+            self._issue_sessions(self.sio, internal_tokens().webchat_secret)
             self._guard_user_messages(self.sio)
             # The session id as the "io" cookie: the production front (deploy/haproxy.cfg)
             # keeps a session on its replica by it, as the Socket.IO docs do it for HAProxy.

@@ -83,12 +83,6 @@
     } catch (e) { /* nothing stored, nothing to forget */ }
   }
 
-  function newSessionId() {
-    var bytes = new Uint8Array(16);
-    (window.crypto || window.msCrypto).getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-
   var state = {
     sessionId: load("session", null),
     history: load("history", []),
@@ -105,12 +99,11 @@
   if (!Array.isArray(state.history)) state.history = [];
   if (!state.handoff || typeof state.handoff !== "object") state.handoff = { state: "bot", agent: null };
 
+  // The session id (= the conversation) is issued and signed by the server (session_confirm);
+  // the widget only keeps it, so a reload asks to resume it. An id the server did not sign is
+  // replaced by a new one there (bot/channels/webchat_sessions.py).
   function sessionId() {
-    if (!state.sessionId) {
-      state.sessionId = newSessionId();
-      save("session", state.sessionId);
-    }
-    return state.sessionId;
+    return typeof state.sessionId === "string" && state.sessionId ? state.sessionId : null;
   }
 
   // ---- DOM ----
@@ -507,6 +500,13 @@
       socket.on("session_confirm", function (confirmed) {
         var id = confirmed && typeof confirmed === "object" ? confirmed.session_id : confirmed;
         if (id && typeof id === "string" && id !== state.sessionId) {
+          // A new conversation (first visit, or a kept id the server no longer accepts): no
+          // person is on it, whatever the banner said for the old one.
+          if (state.sessionId && state.handoff.state !== "bot") {
+            state.handoff = { state: "bot", agent: null };
+            save("handoff", state.handoff);
+            renderBanner(false);
+          }
           state.sessionId = id;
           save("session", id);
         }
