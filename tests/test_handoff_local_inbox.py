@@ -6,7 +6,6 @@ chat uses), the agent logs in and uses the inbox's HTTP API (what the /inbox pag
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bot.customers import CustomerStore
 from bot.processes import BotProcesses
 from tests.support.bot import NO_SLACK, whole_bot
 from tests.support.inbox import add_agent, login
+from tests.support.waiting import wait_for
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -58,16 +58,6 @@ def bot_texts(bot: BotProcesses, sender: str) -> list[str]:
         f"{bot.rasa_url}/conversations/{sender}/tracker", params=bot.api_params, timeout=10
     ).json()["events"]
     return [e.get("text") or "" for e in events if e["event"] == "bot"]
-
-
-def wait_for(condition: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_a_handoff_end_to_end_in_the_local_inbox(bot: BotProcesses, agent: requests.Session) -> None:

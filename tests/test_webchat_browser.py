@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from bot.channels.webchat import WebChatInput, WebChatOutput
 from bot.processes import BotProcesses
 from tests.support.bot import NO_SLACK, whole_bot
 from tests.support.inbox import agent_for
+from tests.support.waiting import wait_for
 from tests.support.webchat import WebChatCustomer
 
 WAIT_MS = 30_000  # 2-core CI machines: Rasa answers in well under that, but not always in 5 s
@@ -166,16 +166,6 @@ def user_texts(bot: BotProcesses, conversation_id: str) -> list[str]:
         f"{bot.rasa_url}/conversations/{conversation_id}/tracker", params=bot.api_params, timeout=10
     ).json()["events"]
     return [event.get("text") or "" for event in events if event["event"] == "user"]
-
-
-def wait_for(condition: Any, timeout: float = WAIT_MS / 1000) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def say(page: Any, text: str) -> None:

@@ -17,7 +17,6 @@ the heavy lock. The first tests need no servers.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from bot.processes import BotProcesses
 from tests.fakes.x import FakeX
 from tests.support.bot import NO_SLACK, whole_bot
 from tests.support.inbox import add_agent, login
+from tests.support.waiting import wait_for
 from tests.support.webchat import WebChatCustomer
 
 VICTIM = "1400000000000000555"  # a public X user id
@@ -158,16 +158,6 @@ def bot(trained_model: Path, x: FakeX, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def agent(bot: BotProcesses) -> requests.Session:
     return login(bot.relay_url)
-
-
-def wait_for(condition: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def handoffs(bot: BotProcesses, agent: requests.Session) -> list[dict[str, Any]]:

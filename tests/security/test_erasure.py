@@ -14,7 +14,6 @@ store in the same database, as in production. Heavy: run under the lock.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from bot.retention.audit import recent
 from tests.support.erasure import CHANNEL, ErasureRig, erasure_bot
 from tests.support.rasa_tables import leftovers
 from tests.support.slack_desk import handoff_id
+from tests.support.waiting import wait_for
 
 AGENT_REPLY = "Thanks, I am checking that for you now."
 PRIYA = ["Priya Shah", "priya.shah@example.com", "HL-131337", "priya", "9400111899223197428490"]
@@ -53,16 +53,6 @@ def bot_said(rig: ErasureRig, text: str) -> bool:
     return any(e.get("event") == "bot" and e.get("text") == text for e in answer.json().get("events", []))
 
 
-def wait_until(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
-
-
 def outbox_pending(url: str) -> int:
     with Database(url).session() as session:
         return int(
@@ -78,12 +68,12 @@ def test_an_erased_customer_is_found_nowhere_not_in_rasa_nor_in_slack(
         say(rig, "hi")
         say(rig, "where is my order HL-131337?")
         say(rig, "I want to talk to a human")
-        card = wait_until(
+        card = wait_for(
             lambda: next((m for m in rig.slack.messages(CHANNEL) if "Priya" in json.dumps(m)), None),
             30, "the handoff card in Slack",
         )  # fmt: skip
         say(rig, "my email is priya.shah@example.com and the order is HL-131337")  # relayed into the thread
-        wait_until(lambda: any("HL-131337" in r.get("text", "") for r in rig.slack.replies(card["ts"])),
+        wait_for(lambda: any("HL-131337" in r.get("text", "") for r in rig.slack.replies(card["ts"])),
                    30, "the customer's message in the card's thread")  # fmt: skip
         # An agent takes over and answers in the thread (a person's post: the bot token cannot delete it).
         status, _ = rig.slack.click_button(
@@ -92,9 +82,9 @@ def test_an_erased_customer_is_found_nowhere_not_in_rasa_nor_in_slack(
         assert status == 200
         status, _, _ = rig.slack.post_thread_reply(rig.events_url, CHANNEL, card["ts"], "UALEX", AGENT_REPLY)
         assert status == 200
-        wait_until(lambda: bot_said(rig, AGENT_REPLY),
+        wait_for(lambda: bot_said(rig, AGENT_REPLY),
                    60, "the agent's reply recorded in the conversation")  # fmt: skip
-        wait_until(lambda: outbox_pending(rig.database_url) == 0, 30, "the outbox delivered everything")
+        wait_for(lambda: outbox_pending(rig.database_url) == 0, 30, "the outbox delivered everything")
         stores = {rig.database_url, rig.tracker_url, rig.broker_url}
         assert all(leftovers(url, PRIYA) for url in stores)  # the search does find her before
         assert "events" in {table for table, _column, _value in leftovers(rig.tracker_url, PRIYA)}  # Rasa's

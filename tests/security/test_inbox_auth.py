@@ -32,6 +32,7 @@ from bot.processes import BotProcesses
 from tests.fakes.slack import FakeSlack
 from tests.support.bot import NO_SLACK
 from tests.support.inbox import AGENT, PASSWORD, add_agent, login, worker_alone
+from tests.support.waiting import wait_for
 
 VICTIM = "Sam"  # the account the brute force aims at (Alex keeps working)
 VERBS = ("reply", "claim", "resolve")
@@ -63,15 +64,6 @@ def worker(data: Path) -> Iterator[BotProcesses]:
 @pytest.fixture
 def agent(worker: BotProcesses) -> requests.Session:
     return login(worker.relay_url)
-
-
-def wait_for(condition: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def card_posted(agent: requests.Session, base: str) -> bool:
