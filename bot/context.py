@@ -18,11 +18,20 @@ from bot.customers import (
     CustomerRecord,
     CustomerStore,
     OrderRecord,
+    normalise_order_number,
 )
 from bot.customers.records import to_jsonable
+from bot.redact import redact
+from bot.redact_rules import REDACTED
 
-# Slots that are bookkeeping, not something the customer told us.
-INTERNAL_SLOTS = frozenset({"requested_slot", "session_started_metadata", "handoff_reason"})
+# Slots that are bookkeeping, not something the customer told us (the one-time code least of all).
+INTERNAL_SLOTS = frozenset(
+    {"requested_slot", "session_started_metadata", "handoff_reason", "pending_action", "identity_code"}
+)
+# Facts that name an account or an order: shown to the agent only when they are this
+# customer's own (see verified_facts); anything typed can be someone else's.
+ORDER_FACTS = frozenset({"order_number", "pending_order"})
+EMAIL_FACTS = frozenset({"email"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,8 @@ class ContextPacket:
     recent_conversations: tuple[ConversationRecord, ...] = ()
     transcript: tuple[TranscriptLine, ...] = ()
     slots: dict[str, Any] = field(default_factory=dict)
+    # Names of facts the customer typed that are not verified as theirs (values left out).
+    unverified: tuple[str, ...] = ()
 
     @property
     def sentiment(self) -> dict[str, Any] | None:
@@ -95,7 +106,11 @@ def offered_buttons(event: Mapping[str, Any]) -> dict[str, str]:
 
 
 def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> list[TranscriptLine]:
-    """The conversation as people read it, oldest first, with NLU results.
+    """The conversation as people read it, oldest first, with NLU results, secrets redacted.
+
+    Redacted here, before the packet is stored (the handoff row, the card, the inbox), not
+    only when a desk shows it: the bot's lines too, since it can echo what the customer
+    typed ("\"4111 …\" doesn't look like an order number").
 
     A button click shows the button's title ("Where is my order?"), not the payload Rasa
     records as the text (``/inform{"order_number": …}``): the bot message before it offered
@@ -112,22 +127,24 @@ def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> list[Transcri
         timestamp = event.get("timestamp")
         when = datetime.fromtimestamp(timestamp, tz=timezone.utc) if timestamp else None
         if kind == "bot":
-            lines.append(TranscriptLine(role="bot", text=event["text"], timestamp=when))
+            lines.append(TranscriptLine(role="bot", text=redact(str(event["text"])), timestamp=when))
             continue
         if is_internal(event):
             continue
         parse = event.get("parse_data") or {}
         intent = parse.get("intent") or {}
         text = str(event["text"])
+        shown = redact(buttons.get(text.strip(), text))
         lines.append(
             TranscriptLine(
                 role="customer",
-                text=buttons.get(text.strip(), text),
+                text=shown,
                 timestamp=when,
                 intent=intent.get("name"),
                 confidence=intent.get("confidence"),
                 entities=tuple(
-                    {"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or ()
+                    {"entity": e.get("entity"), "value": _entity_value(e.get("value"), text, shown)}
+                    for e in parse.get("entities") or ()
                 ),
                 sentiment=parse.get("sentiment"),
             )
@@ -137,7 +154,27 @@ def transcript_from_events(events: Iterable[Mapping[str, Any]]) -> list[Transcri
 
 def filled_slots(slots: Mapping[str, Any]) -> dict[str, Any]:
     """Slots with a value the customer gave us (bookkeeping slots left out)."""
-    return {name: value for name, value in slots.items() if value is not None and name not in INTERNAL_SLOTS}
+    return {
+        name: _redacted(value)
+        for name, value in slots.items()
+        if value is not None and name not in INTERNAL_SLOTS
+    }
+
+
+def _entity_value(value: Any, text: str, shown: str) -> Any:
+    """An entity's value, unless redaction removed it from the message it was found in.
+
+    "verification code: 583920" yields an order-number entity ``583920``: on its own the
+    value looks harmless, but it is the code the message's redaction took out.
+    """
+    if isinstance(value, str) and value and value in text and value not in shown:
+        return REDACTED
+    return _redacted(value)
+
+
+def _redacted(value: Any) -> Any:
+    """A slot or entity value as the packet stores it: free text (a left message) redacted."""
+    return redact(value) if isinstance(value, str) else value
 
 
 def build_context_packet(
@@ -162,6 +199,9 @@ def build_context_packet(
         if customer is not None:
             orders = store.orders_for(customer.id)
             recent = store.recent_conversations(customer.id, limit=recent_limit)
+    known, unverified = verified_facts(
+        {**mentioned_entities(transcript), **filled_slots(slots)}, customer, orders or ()
+    )
     return ContextPacket(
         conversation_id=conversation_id,
         channel=channel,
@@ -170,8 +210,38 @@ def build_context_packet(
         orders=tuple(orders or ()),
         recent_conversations=tuple(recent or ()),
         transcript=transcript,
-        slots={**mentioned_entities(transcript), **filled_slots(slots)},
+        slots=known,
+        unverified=unverified,
     )
+
+
+def verified_facts(
+    facts: Mapping[str, Any], customer: CustomerRecord | None, orders: Iterable[OrderRecord]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The facts an agent may act on, and the names of those left out as unverified.
+
+    Why: a slot or entity holds what the customer *typed*, including another customer's
+    order number (a refused lookup) or email (typed into a password reset). On the card it
+    would read as a fact about this customer. An order number counts only if it is one of
+    this customer's orders, an email only if it is the one on their account; the rest is
+    named as unverified without its value.
+    """
+    own_orders = {order.number for order in orders}
+    own_email = (customer.email or "").strip().lower() if customer else ""
+    known: dict[str, Any] = {}
+    unverified: list[str] = []
+    for name, value in facts.items():
+        if name in ORDER_FACTS:
+            ok = normalise_order_number(str(value)) in own_orders
+        elif name in EMAIL_FACTS:
+            ok = bool(own_email) and str(value).strip().lower() == own_email
+        else:
+            ok = True
+        if ok:
+            known[name] = value
+        elif name not in unverified:
+            unverified.append(name)
+    return known, tuple(unverified)
 
 
 def mentioned_entities(transcript: Iterable[TranscriptLine]) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
 
 import pytest
 
-from bot.redact import RedactingFilter, redact
+from bot.redact import RedactingFilter, install_log_redaction, redact
 
 # Test card numbers published by the card networks / Stripe (all pass Luhn).
 VISA = "4111111111111111"
@@ -31,9 +33,18 @@ VISA_19 = "4111111111111111110"  # 19 digits, Luhn-valid
         (VISA_19, "[card •••• 1110]"),
         ("(4111111111111111)", "([card •••• 1111])"),
         ("card #4111111111111111.", "card #[card •••• 1111]."),
-        # the CVV right after the number must not stop the card from being masked
-        ("4111 1111 1111 1111 123", "[card •••• 1111] 123"),
-        ("4111-1111-1111-1111-2027", "[card •••• 1111]-2027"),
+        # the CVV or expiry right after the number goes with it (PCI DSS: never store a CVV)
+        ("4111 1111 1111 1111 123", "[card •••• 1111] [redacted]"),
+        ("4111-1111-1111-1111-2027", "[card •••• 1111]-[redacted]"),
+        ("41111111111111112027", "[card •••• 1111] [redacted]"),
+        ("4111111111111111123", "[card •••• 1111] [redacted]"),
+        # every way of typing the groups
+        ("4111.1111.1111.1111", "[card •••• 1111]"),
+        ("4111/1111/1111/1111", "[card •••• 1111]"),
+        ("4111  1111  1111  1111", "[card •••• 1111]"),
+        ("card:\n4111 1111\n1111 1111\nthanks", "card:\n[card •••• 1111]\nthanks"),
+        ("exp 12/27 4111 1111 1111 1111", "exp 12/27 [card •••• 1111]"),
+        ("4111111111111111 and 5555555555554444", "[card •••• 1111] and [card •••• 4444]"),
     ],
 )
 def test_card_numbers_keep_only_the_last_four_digits(text: str, expected: str) -> None:
@@ -51,7 +62,10 @@ def test_card_numbers_keep_only_the_last_four_digits(text: str, expected: str) -
         "USPS 9400111899223197428490",  # 22 digits: too long to be a card
         "UPS 1Z999AA10123456784",
         "JD014600004711",
-        "41111111111111112027",  # 20 digits
+        "+49 151 2345 6789 0",  # an international phone number, however long
+        "IMEI 356938035643809",  # IMEIs pass Luhn by design
+        "0044 20 7946 0958 12",
+        "orders 104233 104234 118020",
     ],
 )
 def test_long_numbers_that_are_not_cards_stay(text: str) -> None:
@@ -271,18 +285,17 @@ def test_filter_redacts_dict_args() -> None:
     record = _record("%(who)s: %(text)s", ({"who": "anna", "text": "pw=abc", "n": 3},))
     RedactingFilter().filter(record)
     assert record.getMessage() == "anna: pw=[redacted]"
-    assert record.args == {"who": "anna", "text": "pw=[redacted]", "n": 3}
+    assert not record.args  # formatted into the message, so no handler sees the raw values
 
 
-def test_filter_redacts_message_without_args_and_leaves_non_strings() -> None:
+def test_filter_redacts_message_without_args_and_non_string_messages() -> None:
     record = _record("token ghp_16C7e42F292c6912E7710c838347Ae178B4a", None)
     RedactingFilter().filter(record)
     assert record.getMessage() == "token [secret redacted]"
 
-    obj = object()
-    record = _record(obj, None)
+    record = _record(ValueError("card 4111111111111111 declined"), None)
     RedactingFilter().filter(record)
-    assert record.msg is obj
+    assert record.getMessage() == "card [card •••• 1111] declined"
 
 
 def test_filter_on_a_handler(caplog: pytest.LogCaptureFixture) -> None:
@@ -295,3 +308,81 @@ def test_filter_on_a_handler(caplog: pytest.LogCaptureFixture) -> None:
     finally:
         caplog.handler.removeFilter(redacting)
     assert caplog.messages == ["relay to slack: cvv [redacted], ssn [ssn redacted]"]
+
+
+def test_filter_redacts_non_string_arguments() -> None:
+    """Exceptions, bytes, dicts and lists as arguments: formatted first, then redacted."""
+    record = _record(
+        "failed: %s %s %s %r",
+        (ValueError("pw=hunter2"), b"card 4111111111111111", {"text": "cvv 123"}, ["AKIAIOSFODNN7EXAMPLE"]),
+    )
+    RedactingFilter().filter(record)
+    message = record.getMessage()
+    for secret in ("hunter2", "4111111111111111", "cvv 123", "AKIAIOSFODNN7EXAMPLE"):
+        assert secret not in message
+    assert "[card •••• 1111]" in message
+
+
+def test_filter_catches_a_secret_split_between_template_and_argument() -> None:
+    record = _record("customer said password: %s", ("hunter2",))
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "customer said password: [redacted]"
+
+
+def test_filter_redacts_tracebacks_and_stacks() -> None:
+    try:
+        raise RuntimeError("payment failed for card 4111 1111 1111 1111, my password is Hunter2!")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("test", logging.ERROR, __file__, 1, "boom", None, exc_info)
+    record.stack_info = "Stack (most recent call last):\n  token = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'"
+    RedactingFilter().filter(record)
+    formatted = logging.Formatter().format(record)
+    assert "RuntimeError: payment failed for card [card •••• 1111]" in formatted
+    assert "Traceback (most recent call last)" in formatted
+    for secret in ("4111 1111 1111 1111", "Hunter2", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"):
+        assert secret not in formatted
+    assert record.exc_info is None  # no later formatter can render the raw traceback again
+
+
+def test_logging_an_exception_through_a_handler(caplog: pytest.LogCaptureFixture) -> None:
+    redacting = RedactingFilter()
+    caplog.handler.addFilter(redacting)
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.test_redact"):
+            try:
+                raise KeyError(b"ssn 123-45-6789")
+            except KeyError:
+                logging.getLogger("bot.test_redact.child").exception("lookup of %s failed", b"pin 4321")
+    finally:
+        caplog.handler.removeFilter(redacting)
+    assert "123-45-6789" not in caplog.text and "4321" not in caplog.text
+    assert "[ssn redacted]" in caplog.text
+
+
+def test_install_covers_loggers_that_do_not_propagate() -> None:
+    logger = logging.getLogger("bot.test_redact.isolated")
+    handler = logging.StreamHandler(io.StringIO())
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        install_log_redaction()
+        install_log_redaction()  # idempotent
+        assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+        logger.warning("token %s", "xoxb-123456789012-abcdefghijkl")
+        assert "xoxb-123456789012" not in handler.stream.getvalue()
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_filter_takes_a_removed_secret_out_of_later_records_too() -> None:
+    """Rasa logs a message, then the slots filled from it: the copy has no keyword of its own."""
+    redacting = RedactingFilter()
+    first = _record("user text: %s", ("verification code: 583920",))
+    later = _record("slot_values: order_number: %s, email: None", ("583920",))
+    unrelated = _record("order HL-104233 costs 1299", None)
+    for record in (first, later, unrelated):
+        redacting.filter(record)
+    assert first.getMessage() == "user text: verification code: [redacted]"
+    assert later.getMessage() == "slot_values: order_number: [redacted], email: None"
+    assert unrelated.getMessage() == "order HL-104233 costs 1299"

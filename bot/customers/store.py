@@ -24,6 +24,7 @@ from bot.customers.records import (
 )
 from bot.db import Database
 from bot.order_numbers import normalise as normalise_order_number  # one format: nlu_data/entities.yml
+from bot.redact import redact
 
 ORDER_STATUSES = ("processing", "shipped", "delivered", "cancelled", "returned")
 
@@ -204,9 +205,9 @@ class CustomerStore:
                     channel=channel,
                     sender_id=sender_id,
                     started_at=started_at or _utcnow(),
-                    summary=summary,
+                    summary=redact(summary),  # it quotes the customer: no secrets at rest
                     outcome=outcome,
-                    handoff_reason=handoff_reason,
+                    handoff_reason=redact(handoff_reason) if handoff_reason else handoff_reason,
                 )
             )
 
