@@ -1,9 +1,10 @@
 """Order lookups: ask for the order number, validate it, answer status and invoices.
 
 Privacy rule: an order is only discussed with the customer it belongs to (matched by the
-channel identity they write from). A first-time sender can prove an order is theirs with
-its email address, which links the new channel to their account; a known customer
-asking about someone else's order is offered a person who can verify them.
+channel identity they write from). A first-time sender can prove an order is theirs with a
+one-time code mailed to the order's email address (actions/identity.py), which links the
+new channel to their account; a known customer asking about an order that is not theirs
+(or does not exist: the answer is the same) is offered a person who can verify them.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.account import validated_email
 from actions.common import (
     SupportAction,
     business,
-    channel_of,
     customer_store,
     format_day,
     identify,
     mask_email,
 )
+from actions.identity import offer_identity_check
 from bot.customers import CustomerRecord, OrderRecord, normalise_order_number
 from bot.db import run_sync
 
@@ -62,21 +62,6 @@ async def find_order(tracker: Tracker) -> tuple[CustomerRecord, OrderRecord | No
     customer = await identify(tracker)
     order = await run_sync(customer_store().find_order, number) if number else None
     return customer, order
-
-
-def verify_first(order: OrderRecord, action: str) -> list[EventType]:
-    """Ask a first-time sender to prove the order is theirs (its email), then run ``action``.
-
-    The same person writing from a new channel (a new X account, a new browser) is a new,
-    nameless customer to us; knowing an order number *and* its email is enough to link
-    this channel to their account — and nothing about the order is shown before that.
-    """
-    return [
-        SlotSet("pending_order", order.number),
-        SlotSet("pending_action", action),
-        SlotSet("email", None),
-        FollowupAction("verify_identity_form"),
-    ]
 
 
 class ActionAskOrderNumber(SupportAction):
@@ -142,8 +127,10 @@ class ValidateInvoiceForm(OrderNumberValidation):
 class OwnedOrderAction(SupportAction, ABC):
     """An answer about the order in the ``order_number`` slot, for its owner only.
 
-    Looks the order up, answers "not found" / "not yours" with the offer of a person
-    otherwise, and always clears the slot so the next flow asks afresh.
+    Looks the order up; an order that does not exist and one that is someone else's get
+    the same answer (an identity check for a first-time sender, "not on this account" and
+    the offer of a person for a known customer); always clears the slot so the next flow
+    asks afresh.
     """
 
     @abstractmethod
@@ -156,51 +143,14 @@ class OwnedOrderAction(SupportAction, ABC):
     ) -> list[EventType]:
         cleared: list[EventType] = [SlotSet("order_number", None)]
         customer, order = await find_order(tracker)
-        if order is None:
-            dispatcher.utter_message(
-                response="utter_order_not_found", order_number=tracker.get_slot("order_number")
-            )
-            return [*cleared, FollowupAction("utter_offer_human")]
-        if order.customer_id != customer.id:
-            if not customer.is_known:
-                return [*cleared, *verify_first(order, self.name())]
-            dispatcher.utter_message(response="utter_order_not_yours", order_number=order.number)
-            return [*cleared, FollowupAction("utter_offer_human")]
-        return [*cleared, *await self.answer(dispatcher, customer, order)]
-
-
-class ValidateVerifyIdentityForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_verify_identity_form"
-
-    async def validate_email(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return validated_email(value, dispatcher)
-
-
-class ActionVerifyIdentity(SupportAction):
-    """Link this channel to the order's customer if the email matches; then answer as asked."""
-
-    def name(self) -> str:
-        return "action_verify_identity"
-
-    async def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        store = customer_store()
-        number, email = tracker.get_slot("pending_order"), str(tracker.get_slot("email") or "")
-        order = await run_sync(store.find_order, number) if number else None
-        owner = await run_sync(store.get_customer, order.customer_id) if order else None
-        done: list[EventType] = [SlotSet("pending_order", None), SlotSet("pending_action", None),
-                                 SlotSet("email", None)]  # fmt: skip
-        if owner is None or not owner.email or owner.email.lower() != email.strip().lower():
-            dispatcher.utter_message(response="utter_identity_not_verified")
-            return [*done, FollowupAction("utter_offer_human")]
-        await run_sync(store.link_identity, owner.id, channel_of(tracker), tracker.sender_id)
-        dispatcher.utter_message(response="utter_identity_verified", first_name=owner.first_name or "")
-        then = tracker.get_slot("pending_action") or "action_order_status"
-        return [*done, SlotSet("order_number", order.number), FollowupAction(then)]
+        if order is not None and order.customer_id == customer.id:
+            return [*cleared, *await self.answer(dispatcher, customer, order)]
+        # No such order, or someone else's: one answer for both, so the chat is no oracle.
+        number = normalise_order_number(tracker.get_slot("order_number")) or ""
+        if not customer.is_known:
+            return [*cleared, *offer_identity_check(dispatcher, number, self.name())]
+        dispatcher.utter_message(response="utter_order_not_on_account", order_number=number)
+        return [*cleared, FollowupAction("utter_offer_human")]
 
 
 class ActionOrderStatus(OwnedOrderAction):

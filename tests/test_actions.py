@@ -80,14 +80,17 @@ def test_someone_elses_order_is_not_disclosed() -> None:
     messages, events = run(
         ActionOrderStatus(), "james", [user("where is HL-104233", "order_status")], order_number="HL-104233"
     )
-    assert responses(messages) == ["utter_order_not_yours"]
+    assert responses(messages) == ["utter_order_not_on_account"]
     assert "1Z999" not in str(messages)
     assert events[-1] == {"event": "followup", "name": "utter_offer_human", "timestamp": None}
 
 
-def test_unknown_order_number_gets_a_clear_answer() -> None:
+def test_unknown_order_number_gets_the_same_answer_as_someone_elses() -> None:
+    """No oracle: "no such order" and "not yours" read the same (it asks to check the number)."""
     messages, _ = run(ActionOrderStatus(), "maria", [user("HL-999999", "inform")], order_number="HL-999999")
-    assert responses(messages) == ["utter_order_not_found"]
+    theirs, _ = run(ActionOrderStatus(), "maria", [user("HL-118020", "inform")], order_number="HL-118020")
+    assert responses(messages) == responses(theirs) == ["utter_order_not_on_account"]
+    assert [m["order_number"] for m in messages + theirs] == ["HL-999999", "HL-118020"]
 
 
 def test_return_within_window_is_started(use_store: CustomerStore) -> None:

@@ -47,3 +47,32 @@ def test_packet_for_unknown_sender_or_without_store(store: CustomerStore) -> Non
         conversation_id="maria", channel="rest", events=events, slots={}, reason="asked", store=None
     )
     assert offline.customer is None and offline.transcript[0].text == "agent pls"
+
+
+def test_another_customers_order_and_email_never_become_known_facts(store: CustomerStore) -> None:
+    """Maria asks about James's order (refused), types James's email into a password reset, hands off."""
+    events = [
+        user("where is HL-118020", "order_status", 0.9, order_number="HL-118020"),
+        bot("I can't find order HL-118020 on the account you're writing from."),
+        user("reset my password", "reset_password", 0.9),
+        user("james.okafor@example.com", "inform", 0.9, email="james.okafor@example.com"),
+        bot("If james.okafor@example.com belongs to a Hearthlink account, a link is on its way"),
+        user("a person please", "human_handoff", 0.9),
+    ]
+    slots = {"order_number": "118020", "email": "james.okafor@example.com", "device_model": "Hearthlink Hub"}
+    packet = build_context_packet(
+        conversation_id="maria", channel="rest", events=events, slots=slots, reason="asked", store=store
+    )
+    assert packet.slots == {"device_model": "Hearthlink Hub"}
+    assert set(packet.unverified) == {"order_number", "email"}
+    mine = build_context_packet(
+        conversation_id="maria", channel="rest", events=[], reason="asked", store=store,
+        slots={"order_number": "HL-104233", "email": "Maria.Lopez@example.com"},
+    )  # fmt: skip
+    assert mine.slots == {"order_number": "HL-104233", "email": "Maria.Lopez@example.com"}
+    assert mine.unverified == ()
+    stranger = build_context_packet(
+        conversation_id="someone-new", channel="rest", events=[], reason="asked", store=store,
+        slots={"order_number": "HL-104233", "pending_order": "HL-104233", "identity_code": "123456"},
+    )  # fmt: skip
+    assert stranger.slots == {} and stranger.unverified == ("order_number", "pending_order")

@@ -444,3 +444,17 @@ def test_emails_are_masked_without_mrkdwn_markup() -> None:
     assert mask_email("maria.lopez@example.com") == "m•••@example.com"
     assert mask_email("not-an-email") == "•••"
     assert mask_email("<!channel>@evil.example") == "&lt;•••@evil.example"
+
+
+def test_unverified_facts_are_named_never_shown() -> None:
+    """Typed values not verified as this customer's (another's order, an email) appear by name only."""
+    from bot.handoff.desks.inbox.render import facts
+
+    packet = maria_packet()
+    packet["slots"] = {"device_model": "Hearthlink Hub"}
+    packet["unverified"] = ["order_number", "email"]
+    text = all_text(card_blocks(packet, CardState(5, "waiting")))
+    assert "• Device model: Hearthlink Hub" in text
+    assert "Not verified as this customer's (not shown):_ Order number, Email" in text
+    inbox = {item["label"]: item["value"] for item in facts(packet, CardState(5, "waiting"))}
+    assert inbox["Known"] == "device model: Hearthlink Hub" and inbox["Not verified"] == "order number, email"
