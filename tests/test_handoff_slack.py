@@ -24,6 +24,7 @@ from bot.migrations import upgrade
 from bot.processes import BotProcesses
 from tests.fakes.slack import FakeSlack
 from tests.support.bot import whole_bot, write_business_file
+from tests.support.slack_desk import handoff_id
 from tests.support.webchat import WebChatCustomer
 
 CHANNEL = "C0HANDOFF"
@@ -95,15 +96,6 @@ def card_for(slack: FakeSlack, conversation_id: str, timeout: float = 15) -> dic
 def card_json(slack: FakeSlack, ts: str) -> str:
     message = slack.message(ts)
     return json.dumps({"text": message["text"], "blocks": message["blocks"]})
-
-
-def handoff_id(card: dict[str, Any]) -> str:
-    """The handoff id the card's buttons carry."""
-    for block in card.get("blocks") or []:
-        for element in block.get("elements") or []:
-            if element.get("action_id") in (CLAIM, RESOLVE, TRANSCRIPT):
-                return str(element["value"])
-    raise AssertionError("card has no handoff buttons")
 
 
 def thread_texts(slack: FakeSlack, ts: str) -> list[str]:

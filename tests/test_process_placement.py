@@ -16,15 +16,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from rasa.core.brokers.sql import SQLEventBroker
 
-from bot.channels.x_api import POLLED_SIGNATURE_HEADER, XSettings, make_client
+from bot.channels.x_api import XSettings, make_client
 from bot.channels.x_store import XStore
-from bot.channels.x_worker import POLLED_PATH, RasaXWebhook, XPoller
+from bot.channels.x_worker import RasaXWebhook, XPoller
 from bot.customers import CustomerStore
 from bot.event_stream import EventSource
 from bot.handoff.settings import RelaySettings
@@ -32,7 +30,7 @@ from bot.migrations import upgrade
 from bot.outbox import RetryLater
 from bot.worker import WorkerSettings, create_app
 from tests.fakes.x import FakeX
-from tests.fakes.x.webhooks import webhook_signature
+from tests.fakes.x.polled_rasa import PolledRasaStandIn
 from tests.support import ROOT
 
 MARIA = "1400000000000000001"
@@ -95,37 +93,6 @@ def test_one_worker_app_serves_the_relay_and_the_metrics_and_counts_what_rasa_pu
     asyncio.run(scenario())
 
 
-class RasaWebhookStandIn:
-    """Rasa's X channel as the poller sees it: checks the signature, answers 200 or 503 (down).
-
-    The fake's ``sign`` is an independent implementation of the same HMAC, here keyed with
-    the polled-events key instead of the consumer secret.
-    """
-
-    key = "polled-events-key-for-the-stand-in"
-
-    def __init__(self, x: FakeX) -> None:
-        self.x = x
-        self.down = False
-        self.accepted: list[dict[str, Any]] = []
-        self.refused = 0
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post(POLLED_PATH, self.receive)
-        return app
-
-    async def receive(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if request.headers.get(POLLED_SIGNATURE_HEADER) != webhook_signature(self.key, body):
-            self.refused += 1
-            return web.json_response({"error": "invalid signature"}, status=401)
-        if self.down:
-            return web.Response(status=503, text="starting")
-        self.accepted.append(json.loads(body))
-        return web.json_response({"status": "ok"})
-
-
 def test_the_x_poller_hands_each_dm_and_mention_to_rasas_webhook_once_even_across_rasa_being_down(
     tmp_path: Path,
 ) -> None:
@@ -140,7 +107,7 @@ def test_the_x_poller_hands_each_dm_and_mention_to_rasas_webhook_once_even_acros
             access_token=credentials["access_token"], access_token_secret=credentials["access_token_secret"],
             api_url=x.base_url, poll_interval=0.2,
         )  # fmt: skip
-        rasa = RasaWebhookStandIn(x)
+        rasa = PolledRasaStandIn("polled-events-key-for-the-stand-in")
 
         async def scenario() -> None:
             async with TestServer(rasa.app()) as server:

@@ -16,23 +16,21 @@ from typing import Any
 
 import pytest
 import requests
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.channels.x_api import (
-    POLLED_SIGNATURE_HEADER,
     XSettings,
     crc_token_acceptable,
     make_client,
     polled_events_key,
-    signature,
 )
 from bot.channels.x_store import XStore
-from bot.channels.x_worker import POLLED_PATH, RasaXWebhook, XPoller
+from bot.channels.x_worker import RasaXWebhook, XPoller
 from bot.customers import CustomerStore
 from bot.migrations import upgrade
 from bot.outbox import RetryLater
 from tests.fakes.x import FakeX
+from tests.fakes.x.polled_rasa import PolledRasaStandIn
 
 CUSTOMER = "1400000000000000501"
 KEY = polled_events_key("a-rasa-auth-token-for-these-tests-0123456789")
@@ -54,28 +52,7 @@ def settings_for(x: FakeX, timeout: float = 2.0) -> XSettings:
     )  # fmt: skip
 
 
-class RasaStandIn:
-    """Rasa's ``/webhooks/twitter/polled``: checks our signature, records the payloads."""
-
-    def __init__(self) -> None:
-        self.accepted: list[dict[str, Any]] = []
-        self.refused = 0
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post(POLLED_PATH, self.receive)
-        return app
-
-    async def receive(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if request.headers.get(POLLED_SIGNATURE_HEADER) != signature(KEY, body):
-            self.refused += 1
-            return web.json_response({"error": "invalid signature"}, status=401)
-        self.accepted.append(json.loads(body))
-        return web.json_response({"status": "ok"})
-
-
-def run_polls(x: FakeX, store: XStore, rasa: RasaStandIn, between: Any, settings: XSettings) -> None:
+def run_polls(x: FakeX, store: XStore, rasa: PolledRasaStandIn, between: Any, settings: XSettings) -> None:
     """First poll (marks "now"), then ``between(poller)`` with the stand-in Rasa up."""
 
     async def scenario() -> None:
@@ -108,7 +85,7 @@ def test_crc_answers_only_tokens_that_cannot_be_a_delivery_body() -> None:
 
 
 def test_one_poll_pages_through_more_than_100_mentions_and_dms_oldest_first(x: FakeX, store: XStore) -> None:
-    rasa = RasaStandIn()
+    rasa = PolledRasaStandIn(KEY)
 
     async def between(poller: XPoller) -> None:
         for number in range(130):
@@ -129,7 +106,7 @@ def test_one_poll_pages_through_more_than_100_mentions_and_dms_oldest_first(x: F
 
 
 def test_a_hanging_x_times_out_and_the_next_poll_recovers(x: FakeX, store: XStore) -> None:
-    rasa = RasaStandIn()
+    rasa = PolledRasaStandIn(KEY)
 
     async def between(poller: XPoller) -> None:
         x.add_dm(CUSTOMER, "are you there?")
