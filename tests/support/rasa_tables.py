@@ -21,10 +21,11 @@ def _tables() -> tuple[Any, Any]:
 
 
 def create_tracker_table(url: str) -> None:
+    """A new, empty tracker ``events`` table (replacing one another test left, e.g. the broker's,
+    which has the same name and other columns)."""
+    drop_events_table(url)
     engine = create_engine(url)
-    _tables()[0].create(engine, checkfirst=True)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM events"))
+    _tables()[0].create(engine)
     engine.dispose()
 
 
