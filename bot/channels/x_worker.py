@@ -42,9 +42,10 @@ from bot.channels.x_api import (
     polled_events_key,
     signature,
 )
+from bot.channels.x_sent import DUPLICATE, SentDirectMessages
 from bot.channels.x_store import SEND_DM, SEND_TWEET, XStore
 from bot.internal_tokens import internal_tokens
-from bot.outbox import OutboxRecord, OutboxWorker, RetryLater
+from bot.outbox import GiveUp, OutboxRecord, OutboxWorker, RetryLater
 
 logger = logging.getLogger(__name__)
 
@@ -209,23 +210,34 @@ class XPoller:
 
 
 class XDelivery:
-    """Sends one outbox item (a DM or a reply tweet) to X as the brand."""
+    """Sends one outbox item (a DM or a reply tweet) to X as the brand, once (bot/channels/x_sent.py)."""
 
-    def __init__(self, client: tweepy.Client) -> None:
+    def __init__(self, client: tweepy.Client, brand_id: str | None = None) -> None:
         self.client = client
+        self.sent = SentDirectMessages(client, brand_id)
 
     async def __call__(self, item: OutboxRecord) -> None:
         payload = item.payload
         if item.kind == SEND_DM:
-            await call(
-                self.client.create_direct_message, participant_id=payload["user_id"], text=payload["text"],
-                user_auth=True,
-            )  # fmt: skip
+            user, text = payload["user_id"], payload["text"]
+            if item.in_doubt and await self.sent.already_sent(user, text, item.created_at):
+                logger.info("outbox item %s: the DM reached X before; not sending it twice", item.id)
+                return
+            await call(self.client.create_direct_message, participant_id=user, text=text, user_auth=True)
         elif item.kind == SEND_TWEET:
-            await call(
-                self.client.create_tweet, text=payload["text"], in_reply_to_tweet_id=payload["in_reply_to"],
-                user_auth=True,
-            )  # fmt: skip
+            try:
+                await call(
+                    self.client.create_tweet,
+                    text=payload["text"],
+                    in_reply_to_tweet_id=payload["in_reply_to"],
+                    user_auth=True,
+                )
+            except GiveUp as exc:
+                if not (item.in_doubt and DUPLICATE in str(exc).lower()):
+                    raise
+                logger.info(
+                    "outbox item %s: X already has this reply (duplicate refused); delivered", item.id
+                )
         else:
             logger.error("outbox item %s has unknown kind %r; dropped", item.id, item.kind)
 
@@ -233,7 +245,8 @@ class XDelivery:
 async def run_x(settings: XSettings, store: XStore, rasa_url: str, stop: asyncio.Event) -> None:
     """The outbox delivery loop and (in polling mode) the poller, until ``stop`` is set."""
     client = make_client(settings)
-    running = [OutboxWorker(store.outbox(), XDelivery(client), interval=0.2).run(stop)]
+    delivery = XDelivery(client, settings.account_id)
+    running = [OutboxWorker(store.outbox(), delivery, interval=0.2).run(stop)]
     webhook = RasaXWebhook(rasa_url, polled_events_key(internal_tokens().rasa_auth_token))
     if settings.mode == "polling":
         running.append(XPoller(settings, store, client, webhook).run(stop))

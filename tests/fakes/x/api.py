@@ -155,6 +155,14 @@ class XApi:
             return 403, problem(
                 403, "You attempted to reply to a Tweet that is deleted or not visible to you."
             )
+        # X refuses a duplicate of a recent tweet of ours; the fake only the narrowest case (the
+        # same text in reply to the same tweet), so tests of different customers stay independent.
+        if any(
+            (t["author_id"], t["text"], t["in_reply_to"]) == (self.records.brand_id, text, str(reply_to))
+            for t in self.records.tweets.values()
+            if reply_to is not None
+        ):
+            return 403, problem(403, "You are not allowed to create a Tweet with duplicate content.")
         tweet = self.records.record_tweet(
             self.records.brand_id, text, str(reply_to) if reply_to else None, "api"
         )
