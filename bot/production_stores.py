@@ -23,6 +23,7 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "DB_NAME": "supportbot",
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": "6379",
+    "REDIS_PASSWORD": "",
     "RABBITMQ_HOST": "127.0.0.1",
     "RABBITMQ_PORT": "5672",
     "RABBITMQ_USER": "guest",
@@ -47,8 +48,12 @@ def production_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         f"@{settings['DB_HOST']}:{settings['DB_PORT']}/{settings['DB_NAME']}"
     )
     # web chat replicas share Socket.IO rooms through Redis (bot/channels/webchat.py)
+    # Redis hands python-socketio pickles, which it loads: a Redis anyone can write to runs
+    # code in the replicas (docs/security.md, "Supply chain"), so production gives it a password.
+    redis_auth = f":{quote(settings['REDIS_PASSWORD'], safe='')}@" if settings["REDIS_PASSWORD"] else ""
     settings["WEBCHAT_REDIS_URL"] = (
-        env.get("WEBCHAT_REDIS_URL") or f"redis://{settings['REDIS_HOST']}:{settings['REDIS_PORT']}/2"
+        env.get("WEBCHAT_REDIS_URL")
+        or f"redis://{redis_auth}{settings['REDIS_HOST']}:{settings['REDIS_PORT']}/2"
     )
     return settings
 

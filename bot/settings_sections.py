@@ -162,6 +162,9 @@ class ProductionSettings:
         default="127.0.0.1", metadata=meta("Redis host (lock store, web chat)", "REDIS_HOST")
     )
     redis_port: int = field(default=6379, metadata=meta("Redis port", "REDIS_PORT", kind="port"))
+    redis_password: str = field(
+        default="", metadata=meta("Redis password (compose requires one)", "REDIS_PASSWORD", secret=True)
+    )
     rabbitmq_host: str = field(
         default="127.0.0.1", metadata=meta("RabbitMQ host (event broker)", "RABBITMQ_HOST")
     )

@@ -77,7 +77,12 @@ def test_every_variable_the_production_endpoints_need_is_set_for_rasa_and_the_co
         environment = SERVICES[name]["environment"]
         wanted = needed if name.startswith("rasa") else needed - {"ACTION_ENDPOINT_URL"}  # Rasa's only
         assert wanted <= set(environment), (name, wanted - set(environment))
-    assert SERVICES["rasa-1"]["environment"]["WEBCHAT_REDIS_URL"].startswith("redis://redis:")
+    assert SERVICES["rasa-1"]["environment"]["WEBCHAT_REDIS_URL"].startswith(
+        "redis://:${REDIS_PASSWORD}@redis:"
+    )
+    redis = SERVICES["redis"]
+    assert "--requirepass" in redis["command"][-1] and "REDIS_PASSWORD" in redis["environment"]
+    assert "$$REDIS_PASSWORD" in redis["healthcheck"]["test"][-1]  # the health check authenticates too
     assert (
         SERVICES["haproxy"]["environment"]["RASA_AUTH_TOKEN"]
         == SERVICES["rasa-1"]["environment"]["RASA_AUTH_TOKEN"]
