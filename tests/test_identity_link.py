@@ -164,3 +164,21 @@ def test_a_known_customer_asking_about_someone_elses_order_is_not_offered_a_link
     messages, events = ask("james", "HL-104233")
     assert responses(messages) == ["utter_order_not_on_account"]
     assert "verify_identity_form" not in followups(events)
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # many action servers: production
+def test_a_burst_of_parallel_guesses_cannot_count_past_the_per_order_limit(use_store: CustomerStore) -> None:
+    """Many chats guessing one order's email at the same instant (replicas' action servers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    checks = IdentityChecks(use_store.url)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        started = list(
+            pool.map(
+                lambda n: checks.start("rest", f"burst-{n}", "HL-104233", f"guess{n}@example.com"), range(24)
+            )
+        )
+    assert sum(not s.limited for s in started) == MAX_CHECKS_PER_ORDER
+    with use_store.session() as session:
+        rows = session.scalars(select(IdentityCheck).where(IdentityCheck.order_number == "HL-104233")).all()
+    assert len(rows) == MAX_CHECKS_PER_ORDER

@@ -73,6 +73,21 @@ def test_wrong_guesses_lock_a_name_until_an_admin_sets_a_new_password(store: Cus
     assert accounts.login("Alex", "a brand new passphrase", HOUR).agent is not None
 
 
+def test_parallel_guesses_cannot_count_past_the_lockout(store: CustomerStore) -> None:
+    """Many wrong passwords at the same instant (a script) still lock the name after MAX_FAILURES."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.handoff.desks.inbox.accounts import InboxLoginFailure
+
+    accounts = AgentAccounts(store)
+    accounts.add("Alex", PASSWORD)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda n: accounts.login("Alex", f"guess-{n}", HOUR), range(20)))
+    assert sum(not r.limited for r in results) == MAX_FAILURES  # the rest were refused unchecked
+    with store.session() as session:
+        assert len(session.scalars(select(InboxLoginFailure)).all()) == MAX_FAILURES
+
+
 @pytest.mark.parametrize(
     ("name", "password"), [("", PASSWORD), ("x" * 81, PASSWORD), ("Al\x00ex", PASSWORD), ("Alex", "short")]
 )

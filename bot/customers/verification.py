@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, func, select
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.customers.models import Customer, Identity, Order
@@ -134,6 +134,7 @@ class IdentityChecks:
         """Count the attempt and, if no limit is reached, open a check (with a code to mail on a match)."""
         now = now or _utcnow()
         with self.db.session() as session:
+            _serialise_checks(session)
             if self._limited(session, channel, sender_id, order_number, now):
                 return CheckStarted(limited=True)
             for row in self._open(session, channel, sender_id):
@@ -230,6 +231,21 @@ class IdentityChecks:
         if owner is None or not owner.email or not typed:
             return None
         return owner if hmac.compare_digest(owner.email.strip().lower().encode(), typed.encode()) else None
+
+
+# pg_advisory_xact_lock key of identity checks (any fixed number no other lock uses).
+CHECKS_LOCK_KEY = 0x1D3C_4EC5
+
+
+def _serialise_checks(session: Session) -> None:
+    """One check starts at a time, so a burst cannot count under a limit and all insert over it.
+
+    PostgreSQL (production, many replicas' action servers): a transaction-level advisory
+    lock, held until the row is committed. The embedded SQLite file has one action server,
+    whose checks of one conversation Rasa's lock already runs one at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHECKS_LOCK_KEY})
 
 
 def _link(session: Session, customer_id: int, channel: str, sender_id: str) -> None:

@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, delete, func, select
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.db import Base, Sessions
@@ -62,6 +62,9 @@ class InboxSession(Base):
     agent_id = Column(Integer, ForeignKey("inbox_agents.id", ondelete="CASCADE"), nullable=False, index=True)
     created_at = Column(DateTime, nullable=False)
     expires_at = Column(DateTime, nullable=False, index=True)
+
+
+LOGIN_LOCK_KEY = 0x1B0C_7A11  # pg_advisory_xact_lock key of inbox logins (no other lock uses it)
 
 
 class InboxLoginFailure(Base):
@@ -213,6 +216,10 @@ class AgentAccounts:
             return LoginResult()
         now = utcnow()
         with self.db.session() as session:
+            # One login at a time, so parallel guesses cannot all count under the limit: the
+            # DELETE below takes SQLite's write lock first; PostgreSQL needs an explicit lock.
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOGIN_LOCK_KEY})
             session.execute(
                 delete(InboxLoginFailure).where(InboxLoginFailure.failed_at < now - FAILURE_WINDOW)
             )
