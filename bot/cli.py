@@ -353,23 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _schema_is_current() -> bool:
     """Servers never migrate (several starting at once would race): they stop and say what to run."""
-    from sqlalchemy.exc import SQLAlchemyError
+    from bot.migrations import schema_problem
 
-    from bot.db import where
-    from bot.migrations import SchemaNotCurrent, require_current
-
-    url = customer_database_url()
-    try:
-        require_current(url)
-    except SchemaNotCurrent as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return False
-    except SQLAlchemyError as exc:
-        problem = f"cannot reach the database {where(url)} ({exc.__class__.__name__})"
-        print(f"error: {problem}; check SUPPORTBOT_DATABASE_URL and that the database server is up",
-              file=sys.stderr)  # fmt: skip
-        return False
-    return True
+    problem = schema_problem(customer_database_url())
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+    return problem is None
 
 
 def _is_production() -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 from rasa.core.brokers.sql import SQLEventBroker
 
-from bot.channels.x_api import XSettings, make_client
+from bot.channels.x_api import make_client
 from bot.channels.x_store import XStore
 from bot.channels.x_worker import RasaXWebhook, XPoller
 from bot.customers import CustomerStore
@@ -32,6 +32,7 @@ from bot.worker import WorkerSettings, create_app
 from tests.fakes.x import FakeX
 from tests.fakes.x.polled_rasa import PolledRasaStandIn
 from tests.support import ROOT
+from tests.support.x import fake_x_settings
 
 MARIA = "1400000000000000001"
 METRICS_TOKEN = "metrics-token-for-the-worker-under-test-0123456789"
@@ -101,12 +102,7 @@ def test_the_x_poller_hands_each_dm_and_mention_to_rasas_webhook_once_even_acros
     store = XStore(customers)
     with FakeX() as x:
         x.add_user(MARIA, "maria_lopez", "Maria Lopez")
-        credentials = x.credentials
-        settings = XSettings(
-            consumer_key=credentials["consumer_key"], consumer_secret=credentials["consumer_secret"],
-            access_token=credentials["access_token"], access_token_secret=credentials["access_token_secret"],
-            api_url=x.base_url, poll_interval=0.2,
-        )  # fmt: skip
+        settings = fake_x_settings(x)
         rasa = PolledRasaStandIn("polled-events-key-for-the-stand-in")
 
         async def scenario() -> None:

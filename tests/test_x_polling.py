@@ -31,6 +31,7 @@ from bot.migrations import upgrade
 from bot.outbox import RetryLater
 from tests.fakes.x import FakeX
 from tests.fakes.x.polled_rasa import PolledRasaStandIn
+from tests.support.x import fake_x_settings
 
 CUSTOMER = "1400000000000000501"
 KEY = polled_events_key("a-rasa-auth-token-for-these-tests-0123456789")
@@ -44,12 +45,7 @@ def x() -> Iterator[FakeX]:
 
 
 def settings_for(x: FakeX, timeout: float = 2.0) -> XSettings:
-    keys = x.credentials
-    return XSettings(
-        consumer_key=keys["consumer_key"], consumer_secret=keys["consumer_secret"],
-        access_token=keys["access_token"], access_token_secret=keys["access_token_secret"],
-        api_url=x.base_url, poll_interval=0.2, timeout=timeout,
-    )  # fmt: skip
+    return fake_x_settings(x, timeout=timeout)
 
 
 def run_polls(x: FakeX, store: XStore, rasa: PolledRasaStandIn, between: Any, settings: XSettings) -> None:

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.channels.x_api import XSettings, make_client
+from bot.channels.x_api import make_client
 from bot.channels.x_worker import SEND_DM, SEND_TWEET, XDelivery
 from bot.outbox import GiveUp, OutboxRecord
 from tests.fakes.x import FakeX
+from tests.support.x import fake_x_settings
 
 CUSTOMER = "1400000000000000001"
 
@@ -28,13 +29,7 @@ def x() -> Iterator[FakeX]:
 
 
 def delivery(x: FakeX) -> XDelivery:
-    keys = x.credentials
-    settings = XSettings(
-        consumer_key=keys["consumer_key"], consumer_secret=keys["consumer_secret"],
-        access_token=keys["access_token"], access_token_secret=keys["access_token_secret"],
-        api_url=x.base_url, timeout=5.0,
-    )  # fmt: skip
-    return XDelivery(make_client(settings))
+    return XDelivery(make_client(fake_x_settings(x, timeout=5.0)))
 
 
 def item(kind: str, payload: dict, *, in_doubt: bool, queued: datetime | None = None) -> OutboxRecord:

@@ -153,6 +153,26 @@ def require_current(url: str) -> None:
     )
 
 
+def schema_problem(url: str) -> str | None:
+    """What stops a server or command from using the database (behind, ahead, unreachable), or None.
+
+    Servers never migrate (several starting at once would race): they stop with this text,
+    which says what to run or check.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        require_current(url)
+    except SchemaNotCurrent as exc:
+        return str(exc)
+    except SQLAlchemyError as exc:
+        return (
+            f"cannot reach the database {where(url)} ({exc.__class__.__name__}); "
+            "check SUPPORTBOT_DATABASE_URL and that the database server is up"
+        )
+    return None
+
+
 def differences(url: str) -> list[Any]:
     """What the models declare and the database (after ``upgrade``) lacks, or has otherwise.
 

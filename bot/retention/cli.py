@@ -56,20 +56,12 @@ def _endpoints(args: argparse.Namespace) -> Path:
 
 def _ready() -> str | None:
     """The database URL if its schema is current, else None (after saying what to run)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.db import where
-    from bot.migrations import SchemaNotCurrent, require_current
+    from bot.migrations import schema_problem
 
     url = customer_database_url()
-    try:
-        require_current(url)
-    except SchemaNotCurrent as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    except SQLAlchemyError as exc:
-        print(f"error: cannot reach the database {where(url)} ({exc.__class__.__name__}); check "
-              "SUPPORTBOT_DATABASE_URL and that the database server is up", file=sys.stderr)  # fmt: skip
+    problem = schema_problem(url)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return None
     return url
 

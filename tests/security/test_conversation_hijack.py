@@ -41,6 +41,7 @@ from tests.support.bot import NO_SLACK, whole_bot
 from tests.support.inbox import add_agent, login
 from tests.support.waiting import wait_for
 from tests.support.webchat import WebChatCustomer
+from tests.support.x import x_env
 
 VICTIM = "1400000000000000555"  # a public X user id
 SECRET = "a-webchat-secret-for-the-unit-tests-0123456789"
@@ -142,12 +143,7 @@ def x() -> Iterator[FakeX]:
 
 @pytest.fixture(scope="module")
 def bot(trained_model: Path, x: FakeX, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
-    keys = x.credentials
-    env = {
-        "X_CONSUMER_KEY": keys["consumer_key"], "X_CONSUMER_SECRET": keys["consumer_secret"],
-        "X_ACCESS_TOKEN": keys["access_token"], "X_ACCESS_TOKEN_SECRET": keys["access_token_secret"],
-        "X_API_URL": x.base_url, "X_MODE": "polling", "X_POLL_INTERVAL": "0.5", **NO_SLACK,
-    }  # fmt: skip
+    env = {**x_env(x), "X_MODE": "polling", "X_POLL_INTERVAL": "0.5", **NO_SLACK}
     data = tmp_path_factory.mktemp("hijack-data")
     with whole_bot(trained_model, data, env) as processes:
         add_agent(CustomerStore(f"sqlite:///{data / 'customers.db'}"))

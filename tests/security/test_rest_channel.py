@@ -25,6 +25,7 @@ from bot.channels.rest import authorized, sender_problem
 from bot.processes import BotProcesses
 from tests.fakes.x import FakeX
 from tests.support.bot import stored_events, whole_bot
+from tests.support.x import x_env
 
 WRONG = "a-wrong-token-of-the-right-length-0123456789"
 TEN_MB = 10 * 1024 * 1024
@@ -105,12 +106,7 @@ def x() -> Iterator[FakeX]:
 @pytest.fixture(scope="module")
 def bot(trained_model: Path, data: Path, x: FakeX) -> Iterator[BotProcesses]:
     """Rasa and the action server; X in webhook mode (only then is ``/webhooks/twitter/webhook`` served)."""
-    keys = x.credentials
-    env = {
-        "X_CONSUMER_KEY": keys["consumer_key"], "X_CONSUMER_SECRET": keys["consumer_secret"],
-        "X_ACCESS_TOKEN": keys["access_token"], "X_ACCESS_TOKEN_SECRET": keys["access_token_secret"],
-        "X_API_URL": x.base_url, "X_MODE": "webhook",
-    }  # fmt: skip
+    env = {**x_env(x), "X_MODE": "webhook"}
     with whole_bot(trained_model, data, env, relay=False) as processes:
         yield processes
 

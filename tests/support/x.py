@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.channels.x_api import XSettings
 from bot.channels.x_store import XStore
 from bot.db import Database
 from bot.processes import BotProcesses
@@ -28,6 +29,19 @@ def x_env(x: FakeX) -> dict[str, str]:
         "X_ACCESS_TOKEN_SECRET": credentials["access_token_secret"],
         "X_API_URL": x.base_url,
     }
+
+
+def fake_x_settings(x: FakeX, **overrides: Any) -> XSettings:
+    """The same keys as :func:`x_env`, as the settings object a test builds a client or poller from."""
+    credentials = x.credentials
+    return XSettings(
+        consumer_key=credentials["consumer_key"],
+        consumer_secret=credentials["consumer_secret"],
+        access_token=credentials["access_token"],
+        access_token_secret=credentials["access_token_secret"],
+        api_url=x.base_url,
+        **{"poll_interval": 0.2, **overrides},
+    )
 
 
 @contextmanager
