@@ -121,7 +121,9 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def load(webhook: str, concurrency: int, messages: int, tag: str, token: str) -> dict[str, Any]:
+async def load(
+    webhook: str, concurrency: int, messages: int, tag: str, headers: dict[str, str]
+) -> dict[str, Any]:
     """``messages`` messages from ``concurrency`` conversations at once; latency per message."""
     latencies: list[float] = []
     errors: dict[str, int] = {}  # kind of failure -> count ("HTTP 502", "empty reply", ...)
@@ -150,7 +152,6 @@ async def load(webhook: str, concurrency: int, messages: int, tag: str, token: s
 
     timeout = aiohttp.ClientTimeout(total=300)
     connector = aiohttp.TCPConnector(limit=concurrency)
-    headers = {"Authorization": f"Bearer {token}"}  # the REST channel is for trusted integrations
     async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as session:
         started = time.perf_counter()
         await asyncio.gather(*(conversation(session, n) for n in range(concurrency)))
@@ -284,13 +285,13 @@ def measure(
                 data_directory=data, log_dir=data / "logs", env=env,
             )  # fmt: skip
             try:
-                token = bot.tokens.rest_token
-                asyncio.run(load(bot.webhook_url, 1, 10, f"{name}-warmup", token))
+                auth = bot.rest_headers  # the REST channel is for trusted integrations
+                asyncio.run(load(bot.webhook_url, 1, 10, f"{name}-warmup", auth))
                 results = []
                 for level in levels:
                     log(f"{name} [{topology}]: {messages} messages from {level} concurrent conversation(s)")
                     results.append(
-                        asyncio.run(load(bot.webhook_url, level, messages, f"{name}-{topology}", token))
+                        asyncio.run(load(bot.webhook_url, level, messages, f"{name}-{topology}", auth))
                     )
                     log(f"  p50 {results[-1]['p50_ms']:.0f} ms, {results[-1]['msgs_per_s']:.1f} msgs/s, "
                         f"errors {results[-1]['error_kinds'] or 0}")  # fmt: skip

@@ -53,9 +53,9 @@ from sanic.response import HTTPResponse
 from bot.channels.bad_input import attachment_only_reply, clipped, empty_reply
 from bot.channels.x_api import (
     POLLED_SIGNATURE_HEADER,
+    BrandId,
     XSettings,
     XSettingsError,
-    call,
     crc_token_acceptable,
     make_client,
     polled_events_key,
@@ -164,14 +164,7 @@ class XConversations:
         self.store = store
         self.public_intents = frozenset(public_intents)
         self.client = make_client(settings)
-        self._brand_id = settings.account_id
-        self._brand_username: str | None = None
-
-    async def brand_id(self) -> str:
-        if self._brand_id is None:
-            me = await call(self.client.get_me, user_auth=True)
-            self._brand_id, self._brand_username = str(me.data.id), me.data.username
-        return self._brand_id
+        self.brand_id = BrandId(self.client, settings.account_id)
 
     async def _seen(self, key: str) -> bool:
         return await asyncio.to_thread(self.store.seen, key)

@@ -205,6 +205,23 @@ def make_client(settings: XSettings) -> tweepy.Client:
     return client
 
 
+class BrandId:
+    """The brand's X user id: ``X_ACCOUNT_ID`` if set, else asked of X once (``GET /2/users/me``).
+
+    One per client, shared by whoever needs it (the channel, the poller, the outbox), so a
+    process asks X at most once.
+    """
+
+    def __init__(self, client: tweepy.Client, known: str | None = None) -> None:
+        self.client = client
+        self._id = known
+
+    async def __call__(self) -> str:
+        if self._id is None:
+            self._id = str((await call(self.client.get_me, user_auth=True)).data.id)
+        return self._id
+
+
 async def call(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     """Run a blocking tweepy call in a thread, turning its errors into outbox decisions.
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import tweepy
 
-from bot.channels.x_api import call
+from bot.channels.x_api import BrandId, call
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +34,11 @@ DUPLICATE = "duplicate content"
 
 
 class SentDirectMessages:
-    """Finds a DM the brand already sent (one ``get_me`` per process for the brand's id)."""
+    """Finds a DM the brand already sent."""
 
-    def __init__(self, client: tweepy.Client, brand_id: str | None = None) -> None:
+    def __init__(self, client: tweepy.Client, brand_id: BrandId) -> None:
         self.client = client
-        self._brand_id = brand_id
-
-    async def brand_id(self) -> str:
-        if self._brand_id is None:
-            self._brand_id = str((await call(self.client.get_me, user_auth=True)).data.id)
-        return self._brand_id
+        self.brand_id = brand_id
 
     async def already_sent(self, participant_id: str, text: str, queued_at: datetime | None) -> bool:
         """Whether X holds a DM from us to ``participant_id`` with ``text``, sent since ``queued_at``."""

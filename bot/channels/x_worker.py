@@ -36,6 +36,7 @@ import tweepy
 
 from bot.channels.x_api import (
     POLLED_SIGNATURE_HEADER,
+    BrandId,
     XSettings,
     call,
     make_client,
@@ -118,17 +119,19 @@ class RasaXWebhook:
 class XPoller:
     """Reads new mentions and DMs from the cursors in the database and forwards each once."""
 
-    def __init__(self, settings: XSettings, store: XStore, client: tweepy.Client, forward: Forward) -> None:
+    def __init__(
+        self,
+        settings: XSettings,
+        store: XStore,
+        client: tweepy.Client,
+        forward: Forward,
+        brand_id: BrandId | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.client = client
         self.forward = forward
-        self._brand_id = settings.account_id
-
-    async def brand_id(self) -> str:
-        if self._brand_id is None:
-            self._brand_id = str((await call(self.client.get_me, user_auth=True)).data.id)
-        return self._brand_id
+        self.brand_id = brand_id or BrandId(client, settings.account_id)
 
     async def poll_once(self) -> None:
         """Forward every mention and DM newer than the stored cursors (first run: from now)."""
@@ -212,9 +215,9 @@ class XPoller:
 class XDelivery:
     """Sends one outbox item (a DM or a reply tweet) to X as the brand, once (bot/channels/x_sent.py)."""
 
-    def __init__(self, client: tweepy.Client, brand_id: str | None = None) -> None:
+    def __init__(self, client: tweepy.Client, brand_id: BrandId | None = None) -> None:
         self.client = client
-        self.sent = SentDirectMessages(client, brand_id)
+        self.sent = SentDirectMessages(client, brand_id or BrandId(client))
 
     async def __call__(self, item: OutboxRecord) -> None:
         payload = item.payload
@@ -245,11 +248,12 @@ class XDelivery:
 async def run_x(settings: XSettings, store: XStore, rasa_url: str, stop: asyncio.Event) -> None:
     """The outbox delivery loop and (in polling mode) the poller, until ``stop`` is set."""
     client = make_client(settings)
-    delivery = XDelivery(client, settings.account_id)
+    brand_id = BrandId(client, settings.account_id)  # asked of X once, for both
+    delivery = XDelivery(client, brand_id)
     running = [OutboxWorker(store.outbox(), delivery, interval=0.2).run(stop)]
     webhook = RasaXWebhook(rasa_url, polled_events_key(internal_tokens().rasa_auth_token))
     if settings.mode == "polling":
-        running.append(XPoller(settings, store, client, webhook).run(stop))
+        running.append(XPoller(settings, store, client, webhook, brand_id).run(stop))
     logger.info("X: delivering the outbox%s", ", polling X for Rasa" if settings.mode == "polling" else "")
     try:
         await asyncio.gather(*running)
