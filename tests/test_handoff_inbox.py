@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import ClientSession, CookieJar, web
@@ -121,6 +122,22 @@ def test_the_inbox_stores_plain_text_redacted_without_slack_markup(store: Custom
     }  # fmt: skip
 
 
+@asynccontextmanager
+async def inbox_client(
+    relay: Relay, handoffs: HandoffStore, **options: Any
+) -> AsyncIterator[tuple[ClientSession, str]]:
+    """The inbox's routes on a loopback server; a client session (keeping cookies) and its base URL."""
+    app = web.Application()
+    add_inbox_routes(app, relay, handoffs, **options)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
+            yield session, str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
 async def with_inbox(
     store: CustomerStore, check: Callable[[ClientSession, str, dict[str, str]], Awaitable[None]]
 ) -> None:
@@ -131,16 +148,8 @@ async def with_inbox(
     await deliver_desk_items(relay, handoffs)
     handoffs.relay_customer_message("web-1", f"{XSS}{SCRIPT}", 1_700_000_010.0)
     await deliver_desk_items(relay, handoffs)
-    app = web.Application()
-    add_inbox_routes(app, relay, handoffs)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
-            base = str(server.make_url("")).rstrip("/")
-            await check(session, base, await login_async(session, base))
-    finally:
-        await server.close()
+    async with inbox_client(relay, handoffs) as (session, base):
+        await check(session, base, await login_async(session, base))
 
 
 def test_a_customer_cannot_run_script_in_the_agents_inbox(store: CustomerStore) -> None:
@@ -210,24 +219,16 @@ def test_a_new_installation_says_how_to_create_the_first_agent(store: CustomerSt
     relay, handoffs = make_relay(store)
 
     async def scenario() -> None:
-        app = web.Application()
-        add_inbox_routes(app, relay, handoffs)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
-                base = str(server.make_url("")).rstrip("/")
-                async with session.get(f"{base}/inbox") as response:
-                    assert add_agent_command() in await response.text()
-                login = {"name": "Alex", "password": "anything at all"}
-                async with session.post(f"{base}/inbox/api/login", json=login) as response:
-                    assert response.status == 401 and (await response.json())["setup"] == add_agent_command()
-                add_agent(store)
-                async with session.get(f"{base}/inbox") as response:
-                    assert add_agent_command() not in await response.text()
-                assert await login_async(session, base)
-        finally:
-            await server.close()
+        async with inbox_client(relay, handoffs) as (session, base):
+            async with session.get(f"{base}/inbox") as response:
+                assert add_agent_command() in await response.text()
+            login = {"name": "Alex", "password": "anything at all"}
+            async with session.post(f"{base}/inbox/api/login", json=login) as response:
+                assert response.status == 401 and (await response.json())["setup"] == add_agent_command()
+            add_agent(store)
+            async with session.get(f"{base}/inbox") as response:
+                assert add_agent_command() not in await response.text()
+            assert await login_async(session, base)
 
     asyncio.run(scenario())
 
@@ -239,24 +240,17 @@ def test_the_public_host_is_the_only_other_name_the_inbox_answers_to(store: Cust
     policy = InboxPolicy.from_settings("inbox.example.com", 12)
 
     async def scenario() -> None:
-        app = web.Application()
-        add_inbox_routes(app, relay, handoffs, policy=policy)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
         login = {"name": "Alex", "password": PASSWORD}
-        url = str(server.make_url("/inbox/api/login"))
-        try:
-            async with ClientSession() as session:
-                proxied = {"Host": "inbox.example.com", "Origin": "https://inbox.example.com"}
-                async with session.post(url, json=login, headers=proxied) as response:
-                    assert response.status == 200
-                for headers in (
-                    {"Host": "inbox.example.com.evil.example"},
-                    {"Host": "inbox.example.com", "Origin": "https://evil.example"},
-                ):
-                    async with session.post(url, json=login, headers=headers) as response:
-                        assert response.status == 403, headers
-        finally:
-            await server.close()
+        async with inbox_client(relay, handoffs, policy=policy) as (session, base):
+            url = f"{base}/inbox/api/login"
+            proxied = {"Host": "inbox.example.com", "Origin": "https://inbox.example.com"}
+            async with session.post(url, json=login, headers=proxied) as response:
+                assert response.status == 200
+            for headers in (
+                {"Host": "inbox.example.com.evil.example"},
+                {"Host": "inbox.example.com", "Origin": "https://evil.example"},
+            ):
+                async with session.post(url, json=login, headers=headers) as response:
+                    assert response.status == 403, headers
 
     asyncio.run(scenario())
