@@ -26,6 +26,7 @@ TABLE_MODULES = (
     "bot.metrics.store",
     "bot.channels.x_store",
     "bot.retention.audit",
+    "bot.surveys.models",
 )
 
 
