@@ -124,7 +124,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     places += [f"{base}/inbox (agent accounts)"] if inbox_enabled(slack is not None) else []
     desk = " and ".join(places) or "nowhere (INBOX_ENABLED=false and no Slack)"
     x = f"; X: {settings.x.mode}" if settings.x else ""
-    print(f"==> worker on :{args.port}: agents work handoffs in {desk}; metrics at {base}/metrics/daily{x}",
+    print(f"==> worker on :{args.port}: agents work handoffs in {desk}; metrics at {base}/metrics/daily; "
+          f"dashboard at {base}/dashboard{x}",
           flush=True)  # fmt: skip
     serve(settings, args.host, args.port)
     return 0
@@ -238,6 +239,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     print(f"==> the bot is up. REST webhook: {bot.webhook_url}")
     print(f"==> metrics: {bot.metrics_url}/metrics/daily (Prometheus: {bot.metrics_url}/metrics)")
+    print(f"==> customer-experience dashboard (agent accounts): {bot.relay_url}/dashboard")
     if inbox_enabled(bool(slack_values()["SLACK_BOT_TOKEN"])):
         print(f"==> agent inbox (handoffs; log in with an agent account): {bot.relay_url}/inbox")
         if not _inbox_agents():
@@ -348,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.retention.cli import add_commands as add_retention_commands
 
     add_retention_commands(commands)  # prune, export, erase
+    from bot.experience.cli import add_commands as add_experience_commands
+
+    add_experience_commands(commands)  # report (and the demo month, the digest)
     return parser
 
 

@@ -41,7 +41,14 @@ from bot.redact_words import KEYWORD_RULES
 
 _ALL_RULES = RULES + KEYWORD_RULES
 
-__all__ = ["RedactingFilter", "install_log_redaction", "redact", "redact_json"]
+__all__ = ["RedactingFilter", "anonymise", "install_log_redaction", "redact", "redact_json"]
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Seven or more digits, possibly grouped: phone numbers ("07700 900123", "+44 20 7946 0958").
+# Ids of ten or more letters and digits: tracking numbers ("1Z999AA10123456784").
+_LONG_NUMBER = re.compile(r"(?<![\w])\+?\d(?:[ ()./-]?\d){6,}(?![\w])")
+_ID_WITH_DIGITS = re.compile(r"\b(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{10,}\b")
+
 
 
 def redact(text: str) -> str:
@@ -53,6 +60,23 @@ def redact(text: str) -> str:
     rules, which skip ``[...]`` placeholders.
     """
     return _redact(text)[0]
+
+
+def anonymise(text: str) -> str:
+    """:func:`redact`, and also emails, order, phone and tracking numbers: for views of many customers.
+
+    An agent helping one customer needs that customer's email and order number, so
+    :func:`redact` keeps them. A report, the dashboard or the weekly digest shows what many
+    customers wrote to people who are not helping them (the support lead, a channel), and
+    needs the shape of a question, not whose it was: "where is [order number]?".
+    """
+    from bot import order_numbers  # reads nlu_data/entities.yml: only where it is needed
+
+    text = redact(text)
+    text = _EMAIL.sub("[email]", text)
+    text = _ID_WITH_DIGITS.sub("[number]", text)
+    text = _LONG_NUMBER.sub("[number]", text)  # before order numbers: a phone's last six digits are not one
+    return order_numbers.pattern().sub("[order number]", text)
 
 
 def _redact(text: str) -> tuple[str, set[str]]:

@@ -6,6 +6,10 @@ must run exactly once lives here, in one process with one aiohttp app on one por
 - the handoff relay (bot/handoff/server.py): ``/slack/events``, the local inbox ``/inbox``,
   the relay's event consumer and its outbox to Slack and customers;
 - the metrics (bot/metrics/service.py): ``/metrics``, ``/metrics/daily`` and their consumer;
+- the customer-experience dashboard (bot/experience/dashboard.py): ``/dashboard``, behind the
+  agent inbox's accounts and login (mounted with Slack too, where the inbox is off);
+- the weekly customer-experience digest to Slack or the inbox, once per ISO week
+  (bot/experience/digest_job.py; business.yml ``digest:``);
 - with X configured, the X poller and the X outbox delivery (bot/channels/x_worker.py);
 - ``GET /health``: all of the above in one answer (with ``METRICS_TOKEN``; without it only
   ``{"status": "ok"}``, enough for a probe and nothing for a stranger).
@@ -35,6 +39,9 @@ from bot.channels.x_store import XStore
 from bot.channels.x_worker import run_x
 from bot.customers import CustomerStore
 from bot.event_stream import EventSource, event_source
+from bot.experience.dashboard import mount_worker_dashboard
+from bot.experience.digest_job import mount_digest
+from bot.handoff.desks.inbox.accounts import AgentAccounts
 from bot.handoff.server import mount_relay, relay_health
 from bot.handoff.settings import RelaySettings, slack_settings
 from bot.http_auth import bearer_middleware, has_bearer
@@ -61,6 +68,7 @@ class WorkerSettings:
     metrics_token: str = ""
     max_body_bytes: int = 65536
     pruning: Pruner | None = None  # bot/retention/prune.py, every retention.prune_every_hours
+    endpoints_file: Path | None = None  # the dashboard's reports read Rasa's tracker store through it
 
 
 def worker_settings(
@@ -87,6 +95,7 @@ def worker_settings(
         metrics_token=tokens.metrics_token,
         max_body_bytes=process_settings().security.max_body_bytes,
         pruning=pruner(database_url, endpoints, data_dir()),
+        endpoints_file=endpoints,
     )
 
 
@@ -112,6 +121,9 @@ def create_app(settings: WorkerSettings) -> web.Application:
     app[METRICS_TOKEN] = settings.metrics_token
     mount_relay(app, settings.relay, customers)
     mount_metrics(app, MetricsStore(customers), settings.metrics_events)
+    if settings.endpoints_file is not None:  # /dashboard, behind the inbox's agent accounts
+        mount_worker_dashboard(app, settings.endpoints_file, settings.database_url, AgentAccounts(customers))
+    mount_digest(app, settings)  # the weekly digest to Slack or the inbox (bot/experience/digest_job.py)
     app[X_MODE] = settings.x.mode if settings.x else "off"
     if settings.x is not None:
         app.cleanup_ctx.append(_x_background(settings.x, XStore(customers), settings.relay.rasa_url))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bot.redact import RedactingFilter, install_log_redaction, redact
+from bot.redact import RedactingFilter, anonymise, install_log_redaction, redact
 
 # Test card numbers published by the card networks / Stripe (all pass Luhn).
 VISA = "4111111111111111"
@@ -386,3 +386,18 @@ def test_filter_takes_a_removed_secret_out_of_later_records_too() -> None:
     assert first.getMessage() == "user text: verification code: [redacted]"
     assert later.getMessage() == "slot_values: order_number: [redacted], email: None"
     assert unrelated.getMessage() == "order HL-104233 costs 1299"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("mail me at jane.doe@example.com", "mail me at [email]"),
+        ("call 07700 900123 or +44 20 7946 0958", "call [number] or [number]"),
+        ("where is HL-104233? tracking 1Z999AA10123456784", "where is [order number]? tracking [number]"),
+        ("card 4111 1111 1111 1111", "card [card •••• 1111]"),
+        ("refund of $45.99 on 3 Nov 2026", "refund of $45.99 on 3 Nov 2026"),
+    ],
+)
+def test_anonymise_takes_out_whose_question_it_was_for_reports(text: str, shown: str) -> None:
+    """Reports, the dashboard and the digest show many customers' words to people not helping them."""
+    assert anonymise(text) == shown

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.experience.periods import as_utc, from_timestamp
-from bot.redact import redact
+from bot.redact import anonymise
 
 FALLBACK_INTENT = "nlu_fallback"
 SURVEY_ANSWER_ACTION = "action_survey_answer"
@@ -224,7 +224,7 @@ def _conversation(
         intents=tuple(dict.fromkeys(intent for intent in intents if intent)),
         customer_messages=len(customer),
         fallbacks=len(fallbacks),
-        unrecognised=tuple(redact(str(user.get("text") or "")).strip() for user in fallbacks),
+        unrecognised=tuple(anonymise(str(user.get("text") or "")).strip() for user in fallbacks),
         open_loop=_open_loop(session),
         bot_took_part=bool(bot_turns),
         customer_confirmed=key in satisfied or _confirmed(turns, bot_turns, bot_messages),

@@ -196,4 +196,4 @@ def _display(name: str, value: float | None) -> float | None:
     unit = FIGURES[name][1]
     if unit == COUNT:
         return int(value)
-    return rounded(value, SCORE_DECIMALS.get(name, 1) if unit == SCORE else DECIMALS[unit])
+    return rounded(value, SCORE_DECIMALS.get(name.split("_")[0], 1) if unit == SCORE else DECIMALS[unit])

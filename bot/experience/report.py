@@ -29,7 +29,7 @@ from bot.experience.figures import FIGURES, Recontacts, compute_figures, seconds
 from bot.experience.measures import change
 from bot.experience.periods import Period, as_utc, local_day
 from bot.experience.tracker_events import StoredData, SurveyRow
-from bot.redact import redact
+from bot.redact import anonymise
 from bot.settings import business_file, project_root, yaml_section
 from bot.surveys.models import ANSWERED, CES, CSAT, NPS
 
@@ -295,7 +295,7 @@ def _detractor_comments(surveys: list[SurveyRow], timezone: str) -> list[dict[st
         {
             "kind": s.kind,
             "score": s.score,
-            "comment": redact(s.comment or ""),
+            "comment": anonymise(s.comment or ""),
             "channel": s.channel,
             "conversation_id": s.conversation_id,
             "answered_at": (s.answered_at or s.asked_at).isoformat(),

@@ -14,6 +14,7 @@ All SQL is parameterised; the rows become frozen records with aware UTC times.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from bot.experience.conversations import HandoffRow
 from bot.experience.periods import as_utc
 from bot.handoff.models import Handoff
 from bot.handoff.states import HandoffStatus
-from bot.retention.rasa_tables import BATCH, _event, _missing_table, rasa_engine, rasa_stores
+from bot.retention.rasa_tables import BATCH, decoded_event, missing_table, rasa_engine, rasa_stores
 from bot.surveys.models import SurveyRequest
 
 # Events this long before the window are read too, so a conversation that began just
@@ -115,11 +116,11 @@ def tracker_events(url: str, start: datetime, end: datetime) -> dict[str, list[d
             senders = [str(sender) for (sender,) in active]
             for batch in _batches(senders):
                 for sender, data in connection.execute(query, {"senders": batch, "lo": lo, "hi": hi}):
-                    event = _event(data)
+                    event = decoded_event(data)
                     if event:
                         found.setdefault(str(sender), []).append(event)
     except SQLAlchemyError as exc:
-        if _missing_table(exc):
+        if missing_table(exc):
             return {}
         raise
     return found
@@ -166,12 +167,24 @@ def identities_of(url: str, senders: Iterable[str]) -> dict[tuple[str, str], int
     return found
 
 
+_DETAIL = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+def reason_group(reason: str) -> str:
+    """A handoff reason without its trailing detail, so reports group by kind of reason.
+
+    "the customer is upset (anger 0.94)" and "(anger 0.81)" are one reason to a support
+    lead, not two rows; the detail stays on the handoff card.
+    """
+    return _DETAIL.sub("", reason).strip() or reason
+
+
 def handoff_row(row: Any) -> HandoffRow:
     return HandoffRow(
         id=int(row.id),
         conversation_id=str(row.conversation_id),
         channel=str(row.channel),
-        reason=str(row.reason),
+        reason=reason_group(str(row.reason)),
         status=str(row.status),
         created_at=as_utc(row.created_at),
         claimed_at=as_utc(row.claimed_at) if row.claimed_at else None,
@@ -196,7 +209,7 @@ def survey_row(row: Any) -> SurveyRow:
         answered_at=as_utc(row.answered_at) if row.answered_at else None,
         handoff_id=row.handoff_id,
         agent_name=row.agent_name,
-        handoff_reason=row.handoff_reason,
+        handoff_reason=reason_group(row.handoff_reason) if row.handoff_reason else None,
         intents=tuple(str(intent) for intent in (row.intents or ())),
     )
 

@@ -89,7 +89,7 @@ def rasa_engine(url: str) -> Engine:
     return create_engine(url, future=True, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
-def _missing_table(exc: SQLAlchemyError) -> bool:
+def missing_table(exc: SQLAlchemyError) -> bool:
     message = str(exc)
     return "no such table" in message or "does not exist" in message or "UndefinedTable" in message
 
@@ -109,7 +109,7 @@ def last_event_times(connection: Connection) -> dict[str, float]:
         rows = connection.execute(text("SELECT sender_id, MAX(timestamp) FROM events GROUP BY sender_id"))
         return {str(sender): float(newest or 0) for sender, newest in rows}
     except SQLAlchemyError as exc:
-        if _missing_table(exc):
+        if missing_table(exc):
             return {}
         raise
 
@@ -123,9 +123,9 @@ def events_of(connection: Connection, senders: Iterable[str]) -> list[tuple[int,
     try:
         for batch in _batches(senders):
             for row_id, sender, data in connection.execute(query, {"senders": batch}):
-                found.append((int(row_id), str(sender), _event(data)))
+                found.append((int(row_id), str(sender), decoded_event(data)))
     except SQLAlchemyError as exc:
-        if not _missing_table(exc):
+        if not missing_table(exc):
             raise
     return found
 
@@ -140,7 +140,7 @@ def delete_conversations(connection: Connection, senders: Iterable[str]) -> int:
         for batch in _batches(senders):
             removed += connection.execute(query, {"senders": batch}).rowcount or 0
     except SQLAlchemyError as exc:
-        if not _missing_table(exc):
+        if not missing_table(exc):
             raise
     return removed
 
@@ -156,17 +156,17 @@ def broker_rows(connection: Connection, after: int, limit: int = 1000) -> Sequen
             {"after": after, "limit": limit},
         ).all()
     except SQLAlchemyError as exc:
-        if _missing_table(exc):
+        if missing_table(exc):
             return []
         raise
-    return [(int(row_id), _timestamp(_event(data))) for row_id, data in rows]
+    return [(int(row_id), _timestamp(decoded_event(data))) for row_id, data in rows]
 
 
 def delete_broker_through(connection: Connection, last_id: int) -> int:
     return connection.execute(text("DELETE FROM events WHERE id <= :last"), {"last": last_id}).rowcount or 0
 
 
-def _event(data: Any) -> dict[str, Any]:
+def decoded_event(data: Any) -> dict[str, Any]:
     try:
         loaded = json.loads(data) if isinstance(data, (str, bytes)) else data
     except ValueError:

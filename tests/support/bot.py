@@ -28,6 +28,7 @@ def write_business_file(target: Path, **handoff: object) -> Path:
         "open": "00:00", "close": "00:00",
     }  # fmt: skip
     settings.update(handoff)
+    document.setdefault("digest", {})["enabled"] = False  # the weekly digest: only tests/test_digest*.py
     target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return target
 
