@@ -50,7 +50,7 @@ class ActionTroubleshootResult(SupportAction):
         reset: list[EventType] = [SlotSet(step, None) for step in STEPS]
         if fixed(tracker):
             dispatcher.utter_message(response="utter_troubleshoot_fixed")
-            return reset
+            return [*reset, FollowupAction("action_offer_survey")]  # resolved: a survey may follow
         if not business().handoff.triggers.self_service_failed:
             return [*reset, SlotSet("handoff_reason", REASON_NOT_FIXED), FollowupAction("utter_offer_human")]
         dispatcher.utter_message(response="utter_troubleshoot_escalate")

@@ -105,6 +105,14 @@ def test_unclaimed_handoffs_time_out_and_a_late_claim_pauses_the_bot_again(hando
     assert PAUSE_BOT in kinds(handoffs)
 
 
+def test_demo_handoffs_never_time_out_so_nothing_about_them_reaches_a_desk(handoffs: HandoffStore) -> None:
+    real = open_one(handoffs)
+    open_one(handoffs, conversation="demo-web-0042")  # python -m bot demo-month: "waiting right now"
+    expired = handoffs.time_out_unclaimed(timedelta(minutes=5), now=utcnow() + timedelta(minutes=6))
+    assert [h.id for h in expired] == [real]
+    assert not [i for i in due(handoffs) if "demo-" in i.queue]
+
+
 def test_followup_message_goes_to_the_thread(handoffs: HandoffStore) -> None:
     handoff = open_one(handoffs)
     handoffs.time_out_unclaimed(timedelta(0), now=utcnow() + timedelta(seconds=1))

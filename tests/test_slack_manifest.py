@@ -22,12 +22,13 @@ def test_scopes_match_the_web_api_methods_the_relay_calls() -> None:
     methods = set(re.findall(pattern, relay_source()))
     assert methods == {
         "chat_postMessage", "chat_update", "chat_postEphemeral", "users_info", "usergroups_users_list",
-        "views_open", "conversations_replies", "conversations_history",
+        "views_open", "conversations_replies", "conversations_history", "chat_getPermalink",
     }  # fmt: skip
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     # chat.postMessage/chat.update/chat.postEphemeral: chat:write; users.info: users:read;
-    # usergroups.users.list (SLACK_AGENT_GROUP / SLACK_LEAD_GROUP): usergroups:read; views.open
-    # and auth.test need none; thread replies arrive as message events: channels:history
+    # usergroups.users.list (SLACK_AGENT_GROUP / SLACK_LEAD_GROUP): usergroups:read; views.open,
+    # chat.getPermalink (survey follow-ups link the thread) and auth.test
+    # need none; thread replies arrive as message events: channels:history
     # (public) / groups:history (private), which also cover conversations.replies/history (the
     # outbox looks there for its own post after a crash, bot/handoff/desks/slack/desk.py).
     assert scopes == {"chat:write", "users:read", "usergroups:read", "channels:history", "groups:history"}

@@ -98,6 +98,8 @@ class XOutput(OutputChannel):
         self.store = store
         self.reply_key = reply_key
         self._parts = 0
+        self.sent = False  # this turn sent the customer something
+        self.offered_choices = False  # ... and it offered numbered options
 
     def _dedupe_key(self) -> str | None:
         if self.reply_key is None:
@@ -106,12 +108,14 @@ class XOutput(OutputChannel):
         return f"x-dm:{self.reply_key}:{self._parts - 1}"
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        self.sent = True
         for part in dm_parts(text):
             await asyncio.to_thread(self.store.send_dm, recipient_id, part, self._dedupe_key())
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
+        self.offered_choices = True
         await asyncio.to_thread(self.store.remember_choices, recipient_id, buttons)
         await self.send_text_message(recipient_id, with_numbered_options(text, buttons))
 
@@ -193,16 +197,21 @@ class XConversations:
             if await self._seen(key):  # a copy handled while we waited for the lock
                 return "duplicate"
             choice = await asyncio.to_thread(self.store.resolve_choice, sender_id, text)
+            output = XOutput(self.store, key)
             if not await turns.recorded(sender_id, event_id):
                 await turns.run(
                     UserMessage(
-                        clipped(choice[0] if choice else text), XOutput(self.store, key), sender_id,
+                        clipped(choice[0] if choice else text), output, sender_id,
                         input_channel=CHANNEL, message_id=event_id,
                         metadata={"x": {"event_id": event_id, "kind": "dm"}},
                     )
                 )  # fmt: skip
             if choice:
                 await asyncio.to_thread(self.store.forget_choices, sender_id, choice[1])
+            if output.sent and not output.offered_choices:
+                # The bot's latest question has no numbered options (e.g. "reply 0 to 10"), so
+                # a number the customer sends now answers it, not an older list of options.
+                await asyncio.to_thread(self.store.drop_choices, sender_id)
             await self._done(key)
         return "handled"
 

@@ -108,6 +108,13 @@ class XStore:
             if row is not None and list(row.options) == options:
                 session.delete(row)
 
+    def drop_choices(self, conversation_id: str) -> None:
+        """Forget any offered options: the bot has since asked something without them."""
+        with self.db.session() as session:
+            row = session.get(XChoices, conversation_id)
+            if row is not None:
+                session.delete(row)
+
     def send_dm(self, user_id: str, text: str, dedupe_key: str | None = None) -> bool:
         """Queue a DM; False if ``dedupe_key`` (a reply part of one event) was queued before."""
         with self.db.session() as session:

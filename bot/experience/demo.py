@@ -310,7 +310,9 @@ def add_demo_command(commands: Any) -> None:
     demo = commands.add_parser(
         "demo-month", help="fill a realistic month of demo conversations for the report (not in production)"
     )
-    demo.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
+    # 60: the report's 30 days and the 30 before them, so "change against the previous period"
+    # compares two real months instead of a month with nothing.
+    demo.add_argument("--days", type=int, default=60, help="days back (default 60: two report periods)")
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same month (default 7)")
     demo.add_argument("--conversations", type=int, default=None, help="about how many (default 50 a day)")
     demo.add_argument(

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.business import BusinessHours
+from bot.handoff.store import DEMO_SENDER_PREFIX
 
 TEXTS_FILE = Path(__file__).with_name("demo_texts.yml")
-PREFIX = "demo-"  # every demo sender id starts with it (that is how --remove finds them)
+PREFIX = DEMO_SENDER_PREFIX  # every demo sender id starts with it (that is how --remove finds them)
 DAY = 86400.0
 
 # Channel (Rasa input channel name) -> share of conversations and sender-id shape.

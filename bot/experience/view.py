@@ -14,6 +14,7 @@ the page against the database without parsing "1 min 5 s" back.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.experience.charts import CONFIG, chart_figures, chart_titles
@@ -233,8 +234,17 @@ def period_text(report: Report) -> dict[str, str]:
         "current": f"{period['start']} to {period['end']}",
         "previous": f"{previous.get('start')} to {previous.get('end')}" if previous else MISSING,
         "timezone": str(period.get("timezone", "UTC")),
-        "generated_at": str(report.get("generated_at", "")),
+        "generated_at": _minute(str(report.get("generated_at", ""))),
     }
+
+
+def _minute(stamp: str) -> str:
+    """``2026-12-01T20:59:24.837734+00:00`` as ``2026-12-01 20:59 UTC`` (what a reader needs)."""
+    try:
+        moment = datetime.fromisoformat(stamp).astimezone(UTC)
+    except ValueError:
+        return stamp
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def page_model(report: Report) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from bot.handoff.store import (
     HandoffStore,
 )
 from bot.outbox import OutboxRecord, RetryLater
+from bot.surveys.store import SURVEY_FOLLOWUP
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ class Relay:
             await self.rasa.resume(handoff.conversation_id, intent, channel=handoff.channel)
         elif item.kind == PAUSE_BOT:
             await self.rasa.pause(handoff.conversation_id)
+        elif item.kind == SURVEY_FOLLOWUP:
+            await self._post_survey_followup(handoff, item)
         else:
             logger.error("outbox item %s has unknown kind %r; dropped", item.id, item.kind)
 
@@ -168,6 +171,20 @@ class Relay:
             return
         await self.desk.post_notice(
             card, Notice.HOW_TO, key=f"{item.key}:how-to", prefix=self.settings.internal_note_prefix
+        )
+
+    async def _post_survey_followup(self, handoff: HandoffRecord, item: OutboxRecord) -> None:
+        """An unhappy survey answer after this handoff (bot/surveys/store.py), posted once."""
+        card = _card(handoff)
+        payload = item.payload
+        destination = str(payload.get("destination") or "") or None
+        where = None if destination else card
+        if item.in_doubt and await self.desk.find_delivery(item.key, where, channel=destination):
+            return
+        fields = {name: payload.get(name) for name in ("score", "comment", "agent")}
+        fields["survey"] = payload.get("kind")  # "kind" is the notice's own argument
+        await self.desk.post_survey_followup(
+            card, destination=destination, key=item.key, handoff_id=handoff.id, **fields
         )
 
     async def _triggered_since(self, conversation_id: str, intent: str, since: float) -> bool:

@@ -33,6 +33,12 @@ SAY_TO_CUSTOMER = "customer.say"
 RESUME_BOT = "customer.resume"
 PAUSE_BOT = "customer.pause"
 
+# Conversations made up by ``python -m bot demo-month`` (bot/experience/demo.py). Their
+# handoffs "waiting right now" have no customer to tell and no card to update, so the claim
+# timeout leaves them alone: timing them out would send a demo handoff's notices to the
+# real Slack channel.
+DEMO_SENDER_PREFIX = "demo-"
+
 
 @dataclass(frozen=True)
 class HandoffRecord:
@@ -212,7 +218,11 @@ class HandoffStore:
         cutoff = (now or utcnow()) - timeout
         with self.db.session() as session:
             rows = session.scalars(
-                select(Handoff).where(Handoff.status == HandoffStatus.WAITING, Handoff.created_at <= cutoff)
+                select(Handoff).where(
+                    Handoff.status == HandoffStatus.WAITING,
+                    Handoff.created_at <= cutoff,
+                    Handoff.conversation_id.notlike(f"{DEMO_SENDER_PREFIX}%"),
+                )
             ).all()
             for row in rows:
                 row.status = states.time_out(row.status)

@@ -26,8 +26,9 @@ class Notice(str, Enum):
     Fields each takes (all optional): ``CLAIMED``/``RESOLVED``: ``agent``;
     ``DELIVERY_FAILED``: ``error``; ``HOW_TO``/``NOTES_HINT``: ``prefix`` (default ``//``);
     ``FOLLOWUP``: ``text``; ``TIMED_OUT``: ``minutes`` or ``note``; ``AFTER_HOURS``: ``note``;
-    ``GAVE_UP``: ``what`` (an outbox kind) and ``error``.
-    ``error``, ``note`` and ``text`` can quote the customer and are redacted by the desk.
+    ``GAVE_UP``: ``what`` (an outbox kind) and ``error``; ``SURVEY_FOLLOWUP``: ``survey`` (csat, nps,
+    ces), ``score``, ``agent``, ``comment`` and ``link`` (where the conversation is).
+    ``error``, ``note``, ``text`` and ``comment`` can quote the customer and are redacted by the desk.
     """
 
     CLAIMED = "claimed"
@@ -40,6 +41,7 @@ class Notice(str, Enum):
     TIMED_OUT = "timed_out"
     AFTER_HOURS = "after_hours"
     GAVE_UP = "gave_up"  # a delivery became a dead letter (bot/outbox.py): nothing more is tried for it
+    SURVEY_FOLLOWUP = "survey_followup"  # an unhappy survey answer after this handoff (bot/surveys/)
 
     def __str__(self) -> str:
         return self.value
@@ -135,8 +137,21 @@ class Desk(Protocol):
         """Tell the agents something about the handoff, in the card's thread."""
         ...
 
-    async def find_delivery(self, key: str, card: CardRef | None) -> CardRef | None:
-        """The post carrying ``key`` in ``card``'s thread (``card`` None: a card), or None."""
+    async def find_delivery(
+        self, key: str, card: CardRef | None, *, channel: str | None = None
+    ) -> CardRef | None:
+        """The post carrying ``key`` in ``card``'s thread (``card`` None: a top-level post in
+        ``channel``, by default the desk's handoff channel: a card), or None."""
+        ...
+
+    async def post_survey_followup(
+        self, card: CardRef, *, destination: str | None, key: str | None = None, **fields: Any
+    ) -> CardRef:
+        """Ask someone to follow up an unhappy survey answer (``Notice.SURVEY_FOLLOWUP`` fields).
+
+        ``destination``: a channel of the desk's own (Slack: a channel id) for such posts, with
+        a link to the handoff's thread; None: in the handoff's own thread. Returns the post.
+        """
         ...
 
     def transcript(self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None) -> Any:

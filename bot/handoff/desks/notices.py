@@ -22,11 +22,18 @@ GAVE_UP_WHAT = {
     "customer.pause": "pausing the bot",
     "desk.update_card": "updating this card",
     "desk.post_thread": "a message in this thread",
+    "desk.survey_followup": "a survey follow-up request",
 }
+# The survey scales (bot/surveys/answers.py SCALES), for "CSAT 2/5".
+SURVEY_NAMES = {"csat": ("CSAT", 5), "nps": ("NPS", 10), "ces": ("CES", 7)}
 
 
 def _same(text: str) -> str:
     return text
+
+
+def _plain_link(url: str, label: str) -> str:
+    return f"{label}: {url}"
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Style:
     body_limit: int  # how long the customer's follow-up message may be
     bold: Callable[[str], str] = _same
     italic: Callable[[str], str] = _same
+    link: Callable[[str, str], str] = _plain_link  # (our own URL, its label)
 
 
 def notice_text(kind: str, style: Style, **fields: Any) -> str:
@@ -68,6 +76,8 @@ def notice_text(kind: str, style: Style, **fields: Any) -> str:
         what = GAVE_UP_WHAT.get(str(fields.get("what")), "a delivery")
         error = style.untrusted(fields.get("error"), NOTE_LIMIT) or "unknown error"
         return f"Gave up on {what} — it was not delivered and will not be retried: {error}"
+    if notice is Notice.SURVEY_FOLLOWUP:
+        return _survey_followup(style, **fields)
     if notice is Notice.NOT_SENT_RESOLVED:
         return "Not sent — this handoff is resolved and the bot is back with the customer."
     if notice is Notice.TIMED_OUT:
@@ -75,3 +85,19 @@ def notice_text(kind: str, style: Style, **fields: Any) -> str:
         within = f" within {style.own(minutes, 10)} min" if minutes is not None else ""
         return note or f"No one claimed this{within} — the bot offered to take a message"
     return note or "Outside support hours — no agents on shift"  # Notice.AFTER_HOURS
+
+
+def _survey_followup(style: Style, **fields: Any) -> str:
+    """E.g. "Unhappy customer after a handoff: CSAT 2/5 (handled by Alex). Their comment: …"."""
+    name, top = SURVEY_NAMES.get(str(fields.get("survey")), ("Survey", 10))
+    score = style.own(fields.get("score"), 5) or "?"
+    agent = style.own(fields.get("agent"), NAME_LIMIT)
+    text = f"{style.bold('Unhappy customer after a handoff:')} {name} {score}/{top}"
+    text += f" (handled by {agent})." if agent else "."
+    comment = style.untrusted(fields.get("comment"), style.body_limit)
+    if comment:
+        text += f" Their comment: {comment}"
+    link = str(fields.get("link") or "")
+    if not link:
+        return text + " Please follow up."
+    return f"{text} Please follow up — {style.link(link, 'open the conversation')}"

@@ -1,7 +1,8 @@
 """The Slack Web API methods the relay calls, over one workspace's recorded messages.
 
-``auth.test`` (Bolt, once), ``chat.postMessage``, ``chat.update``, ``users.info`` and
-``views.open`` (tests/test_slack_manifest.py keeps that list honest), and for ``python -m bot
+``auth.test`` (Bolt, once), ``chat.postMessage``, ``chat.update``, ``chat.getPermalink``
+(survey follow-ups), ``users.info`` and ``views.open`` (tests/test_slack_manifest.py keeps that
+list honest), and for ``python -m bot
 erase`` ``conversations.replies`` and ``chat.delete``, for the outbox's reconciliation after a
 crash ``conversations.history`` and ``conversations.replies`` with message ``metadata``; any other
 method answers
@@ -186,6 +187,17 @@ class Workspace:
             return {"ok": False, "error": "cant_delete_message"}
         del self.messages[msg["ts"]]
         return {"ok": True, "channel": msg["channel"], "ts": msg["ts"]}
+
+    def _chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A message's permalink, built the way Slack builds them (``/archives/<channel>/p<ts digits>``)."""
+        channel, ts = self._resolve_channel(str(params.get("channel", ""))), str(params.get("message_ts"))
+        msg = self.messages.get(ts)
+        if msg is None or msg["channel"] != channel:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://fake-workspace.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if msg.get("thread_ts") and msg["thread_ts"] != ts:
+            link += f"?thread_ts={msg['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         """A thread, parent first (one page: the fake's threads are short)."""

@@ -47,7 +47,20 @@ class InboxDesk:
     ) -> None:
         await self._post(card, NOTICE, render.notice_text(kind, **fields), key)
 
-    async def find_delivery(self, key: str, card: CardRef | None) -> CardRef | None:
+    async def post_survey_followup(
+        self, card: CardRef, *, destination: str | None, key: str | None = None, **fields: Any
+    ) -> CardRef:
+        """An unhappy survey answer, in the handoff's own inbox thread (a Slack ``destination`` means
+        nothing here), linking to the handoff on the inbox page."""
+        handoff_id = fields.pop("handoff_id", None)
+        link = f"/inbox#handoff-{handoff_id}" if handoff_id is not None else ""
+        text = render.notice_text(Notice.SURVEY_FOLLOWUP, **fields, link=link)
+        ts = await run_sync(self.store.desk_post, author=NOTICE, text=text, thread_ts=card.ts, key=key)
+        return CardRef(self.channel, ts)
+
+    async def find_delivery(
+        self, key: str, card: CardRef | None, *, channel: str | None = None
+    ) -> CardRef | None:
         """The inbox post carrying ``key`` (a unique column: a post can exist once at most)."""
         ts = await run_sync(self.store.desk_find, key)
         return CardRef(self.channel, ts) if ts else None

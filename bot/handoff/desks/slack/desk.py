@@ -75,8 +75,22 @@ class SlackDesk:
     ) -> None:
         await self._post(status_text(kind, **fields), thread_ts=card.ts, key=key)
 
-    async def find_delivery(self, key: str, card: CardRef | None) -> CardRef | None:
-        """Our post carrying ``key``: in ``card``'s thread, or (``card`` None) a card in the channel.
+    async def post_survey_followup(
+        self, card: CardRef, *, destination: str | None, key: str | None = None, **fields: Any
+    ) -> CardRef:
+        """An unhappy survey answer: in ``destination`` (a channel id) with a link to the card's
+        thread, or in the thread itself. The link is Slack's own permalink (``chat.getPermalink``)."""
+        link = await self._call(self.client.chat_getPermalink, channel=card.channel, message_ts=card.ts)
+        text = status_text(Notice.SURVEY_FOLLOWUP, **fields, link=str(link.get("permalink") or ""))
+        if destination:
+            return await self._post(text, key=key, channel=destination)
+        return await self._post(text, thread_ts=card.ts, key=key)
+
+    async def find_delivery(
+        self, key: str, card: CardRef | None, *, channel: str | None = None
+    ) -> CardRef | None:
+        """Our post carrying ``key``: in ``card``'s thread, or (``card`` None) a top-level post in the
+        channel (``channel``, default the handoff channel).
 
         The newest ``SEARCH_PAGES`` pages are searched, without a time bound (no clock is trusted):
         an item in doubt was posted moments before the crash, so its post is among the newest.
@@ -90,14 +104,14 @@ class SlackDesk:
                 )  # fmt: skip
             else:
                 page = await self._call(
-                    self.client.conversations_history, channel=self.channel,
+                    self.client.conversations_history, channel=channel or self.channel,
                     include_all_metadata=True, limit=200, cursor=cursor,
                 )  # fmt: skip
             for message in page.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if metadata.get("event_type") == DELIVERY_EVENT and payload.get("key") == key:
-                    return CardRef(card.channel if card else self.channel, str(message["ts"]))
+                    return CardRef(card.channel if card else channel or self.channel, str(message["ts"]))
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
@@ -127,11 +141,12 @@ class SlackDesk:
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
         key: str | None = None,
+        channel: str | None = None,
     ) -> CardRef:
         metadata = {"event_type": DELIVERY_EVENT, "event_payload": {"key": key}} if key else None
         response = await self._call(
             self.client.chat_postMessage,
-            channel=self.channel, text=text, blocks=blocks, thread_ts=thread_ts,
+            channel=channel or self.channel, text=text, blocks=blocks, thread_ts=thread_ts,
             unfurl_links=False, unfurl_media=False, metadata=metadata,
         )  # fmt: skip
         return CardRef(str(response["channel"]), str(response["ts"]))

@@ -19,6 +19,7 @@ NOTICE_EMOJI = {
     Notice.TIMED_OUT: ":alarm_clock:",
     Notice.AFTER_HOURS: ":crescent_moon:",
     Notice.GAVE_UP: ":x:",
+    Notice.SURVEY_FOLLOWUP: ":rotating_light:",
 }
 # Every value escaped for mrkdwn; text that can quote the customer is redacted too.
 MRKDWN = Style(
@@ -27,6 +28,7 @@ MRKDWN = Style(
     body_limit=SECTION_TEXT_LIMIT - 100,
     bold=lambda text: f"*{text}*",
     italic=lambda text: f"_{text}_",
+    link=lambda url, label: f"<{url}|{label}>",  # our own URL (a Slack permalink), never the customer's
 )
 
 
