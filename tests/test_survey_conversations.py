@@ -21,12 +21,14 @@ from sqlalchemy import select
 
 from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
+from bot.experience.report import load_report
 from bot.handoff.desks.slack import CLAIM, RESOLVE
 from bot.migrations import upgrade
 from bot.processes import BotProcesses
 from bot.surveys.models import ANSWERED, CSAT, DECLINED, IGNORED, NPS, SurveyRequest
 from tests.fakes.slack import FakeSlack
 from tests.fakes.x import FakeX
+from tests.support import ROOT
 from tests.support.bot import whole_bot, write_business_file
 from tests.support.slack_desk import handoff_id
 from tests.support.webchat import WebChatCustomer
@@ -307,3 +309,28 @@ def test_after_an_agent_resolves_in_slack_an_unhappy_answer_is_posted_for_follow
         assert one_survey(customers, customer.session_id).followed_up
     finally:
         customer.close()
+
+
+# --- last: what these real conversations left behind is what the report shows ---------------
+
+
+def test_the_answers_of_these_conversations_appear_in_the_report(
+    bot: BotProcesses, customers: CustomerStore, data_dir: Path
+) -> None:
+    with customers.session() as session:
+        rows = session.execute(select(SurveyRequest.kind, SurveyRequest.status, SurveyRequest.score)).all()
+    nps = [score for kind, status, score in rows if kind == NPS and status == ANSWERED]
+    csat = [score for kind, status, score in rows if kind == CSAT and status == ANSWERED]
+    assert nps and csat  # the tests above answered both
+    report = load_report(
+        "7d", endpoints_file=ROOT / "endpoints.yml", database_url=customers.url, data_dir=data_dir,
+        business_path=data_dir / "business.yml",
+    )  # fmt: skip
+    figures = {name: figure["value"] for name, figure in report["figures"].items()}
+    promoters, detractors = sum(s >= 9 for s in nps), sum(s <= 6 for s in nps)
+    assert figures["nps"] == pytest.approx(100 * (promoters - detractors) / len(nps), abs=0.05)
+    assert figures["csat"] == pytest.approx(100 * sum(s >= 4 for s in csat) / len(csat), abs=0.05)
+    asked_nps = sum(1 for kind, _, _ in rows if kind == NPS)
+    assert figures["nps_response_rate"] == pytest.approx(100 * len(nps) / asked_nps, abs=0.05)
+    # The conversations themselves came from Rasa's tracker store: the customers' own questions.
+    assert figures["conversations"] >= len(rows) and figures["handoff_rate"] > 0
