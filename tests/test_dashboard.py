@@ -117,7 +117,7 @@ def test_the_dashboard_logs_in_with_an_agent_account_and_serves_the_report(accou
             async with session.get(f"{base}/dashboard/report.json?days=7") as response:
                 assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
                 answer = await response.json()
-            assert set(answer) == {"report", "page"}
+            assert set(answer) == {"report", "page", "digest"} and answer["digest"] is None
             assert answer["report"]["figures"] == sample_report()["figures"]
             assert [c["name"] for c in answer["page"]["charts"]][:2] == [
                 "satisfaction_trend",
@@ -336,3 +336,37 @@ def test_with_slack_and_the_inbox_off_the_worker_still_serves_the_dashboard(tmp_
     with FakeSlack() as slack:
         slack.add_channel("C0HANDOFF", "support-handoffs")
         asyncio.run(scenario(slack))
+
+
+def test_without_slack_the_latest_weekly_digest_is_on_the_dashboard(accounts: AgentAccounts) -> None:
+    """The digest goes to the inbox's posts when there is no Slack; the dashboard is where it is read."""
+    from bot.experience.digest_job import INBOX_AUTHOR, latest_inbox_digest
+    from bot.handoff.store import HandoffStore
+
+    add_agent(accounts.db)
+    url = accounts.db.url
+    assert latest_inbox_digest(url) is None
+    store = HandoffStore(accounts.db)
+    store.desk_post(author=INBOX_AUTHOR, text="old week", key="digest:2026-W47")
+    store.desk_post(author=INBOX_AUTHOR, text=f"this week {SCRIPT_ATTACK}", key="digest:2026-W48")
+    store.desk_post(author="Alex", text="not a digest")
+
+    async def scenario() -> None:
+        app = web.Application()
+        mount_dashboard(
+            app, Builder(), TIMEZONE, accounts, InboxPolicy(), digest=lambda: latest_inbox_digest(url)
+        )
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        try:
+            async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
+                base = str(server.make_url("")).rstrip("/")
+                await log_in(session, base)
+                async with session.get(f"{base}/dashboard/report.json?days=7") as response:
+                    digest = (await response.json())["digest"]
+        finally:
+            await server.close()
+        assert digest["text"] == f"this week {SCRIPT_ATTACK}"  # as data; the page puts it in a text node
+        assert digest["at"].endswith("UTC")
+
+    asyncio.run(scenario())

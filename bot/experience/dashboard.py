@@ -81,9 +81,14 @@ class DashboardState:
     """The report builder, the business timezone and a small cache of built reports."""
 
     def __init__(
-        self, build: BuildReport, timezone: str, clock: Callable[[], datetime] | None = None
+        self,
+        build: BuildReport,
+        timezone: str,
+        clock: Callable[[], datetime] | None = None,
+        digest: Callable[[], dict[str, str] | None] | None = None,
     ) -> None:
         self.build = build
+        self.digest = digest  # the latest weekly digest kept in the inbox (no Slack), or None
         self.timezone = timezone
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lock = asyncio.Lock()
@@ -96,7 +101,8 @@ class DashboardState:
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
                 return cached[1]
             report = await run_sync(self.build, period)
-            answer = {"report": report, "page": page_model(report)}
+            digest = await run_sync(self.digest) if self.digest else None
+            answer = {"report": report, "page": page_model(report), "digest": digest}
             if len(self.cache) >= CACHE_SIZE:
                 self.cache.pop(min(self.cache, key=lambda k: self.cache[k][0]))
             self.cache[key] = (time.monotonic(), answer)
@@ -112,9 +118,10 @@ def mount_dashboard(
     timezone: str,
     accounts: AgentAccounts,
     policy: InboxPolicy,
+    digest: Callable[[], dict[str, str] | None] | None = None,
 ) -> None:
     """Add the dashboard's routes; the inbox's accounts and policy are shared when it is mounted."""
-    app[DASHBOARD] = DashboardState(build, timezone)
+    app[DASHBOARD] = DashboardState(build, timezone, digest=digest)
     if INBOX_ACCOUNTS not in app:
         app[INBOX_ACCOUNTS] = accounts
     if INBOX_POLICY not in app:
@@ -300,6 +307,9 @@ def mount_worker_dashboard(
             period, endpoints_file=endpoints_file, database_url=database_url, data_dir=data_dir()
         )
 
+    from bot.experience.digest_job import latest_inbox_digest
+
     mount_dashboard(
-        app, build, timezone, accounts, InboxPolicy.from_settings(inbox.public_host, inbox.session_hours)
-    )
+        app, build, timezone, accounts, InboxPolicy.from_settings(inbox.public_host, inbox.session_hours),
+        digest=lambda: latest_inbox_digest(database_url),
+    )  # fmt: skip

@@ -132,6 +132,21 @@ class Destination:
             raise RetryLater(f"Slack unreachable: {exc!r}") from exc
 
 
+def latest_inbox_digest(database_url: str) -> dict[str, str] | None:
+    """The newest digest kept in the inbox (no Slack), for the dashboard: ``{"text", "at"}`` or None."""
+    from sqlalchemy import select
+
+    from bot.customers import CustomerStore
+    from bot.handoff.models import DeskMessage
+
+    with CustomerStore(database_url).session() as session:
+        newest = select(DeskMessage).where(DeskMessage.author == INBOX_AUTHOR).order_by(DeskMessage.id.desc())
+        row = session.scalars(newest.limit(1)).first()
+        if row is None:
+            return None
+        return {"text": str(row.text), "at": f"{row.created_at:%Y-%m-%d %H:%M} UTC"}
+
+
 def _retry_after(exc: SlackApiError) -> float:
     headers = exc.response.headers or {}
     return float(headers.get("Retry-After", headers.get("retry-after", 1)))

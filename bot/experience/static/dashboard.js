@@ -69,7 +69,7 @@ async function load() {
   }
   const answer = await response.json();
   $("report-error").textContent = "";
-  render(answer.page);
+  render(answer.page, answer.digest);
   $("status").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
@@ -130,7 +130,13 @@ function allFigures(figures) {
   return section("All figures", table(["Figure", "This period", "Previous period", "Change"], rows, {id: "all-figures"}));
 }
 
-function render(page) {
+function digestSection(digest) {
+  // Without Slack the weekly digest is kept in the inbox's posts; shown here, as text only.
+  if (!digest) return [];
+  return [section(`Weekly digest (${digest.at})`, el("pre", {class: "digest", id: "digest"}, digest.text))];
+}
+
+function render(page, digest) {
   const period = page.period;
   $("period").textContent = `${period.current} (${period.timezone}), against ${period.previous}`;
   const charts = page.charts.map((chart) => el("div", {class: "chart", id: `chart-${chart.name}`, "data-chart": chart.name,
@@ -146,6 +152,7 @@ function render(page) {
             "unrecognised_count", "Question (redacted)", "top-unrecognised"),
     comments(page.detractor_comments),
     allFigures(page.figures),
+    ...digestSection(digest),
   ];
   for (const old of document.querySelectorAll(".chart")) Plotly.purge(old);
   $("report").replaceChildren(...body);
