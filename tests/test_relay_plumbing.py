@@ -37,6 +37,8 @@ def test_slack_settings_are_all_or_nothing_and_socket_mode_needs_an_app_token() 
         slack_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_HANDOFF_CHANNEL": "C1"})
     with pytest.raises(RelaySettingsError, match="SLACK_APP_TOKEN"):
         slack_settings({**full, "SLACK_MODE": "socket"})
+    with pytest.raises(RelaySettingsError, match="starting xapp-"):  # a bot token pasted by mistake
+        slack_settings({**full, "SLACK_MODE": "socket", "SLACK_APP_TOKEN": "xoxb-1"})
     with pytest.raises(RelaySettingsError, match="http"):
         slack_settings({**full, "SLACK_MODE": "carrier-pigeon"})
     assert slack_settings({**full, "SLACK_MODE": "socket", "SLACK_APP_TOKEN": "xapp-1"}).app_token == "xapp-1"

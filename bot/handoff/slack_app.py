@@ -120,7 +120,11 @@ def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClien
     async def allowed(body: dict[str, Any], action: dict[str, Any], verb: str | None) -> int | None:
         """The handoff id of a click that may go ahead; refusals are logged and told here."""
         where = origin(body)
-        handoff_id = int(action["value"])
+        try:
+            handoff_id = int(str(action.get("value", "")))
+        except ValueError:  # only a forged click carries anything but our card's handoff id
+            logger.info("slack: %s with a malformed handoff id ignored", where.kind)
+            return None
         handoff = await run_sync(relay.store.get, handoff_id)
         if handoff is None:
             logger.info("slack: %s on unknown handoff %s ignored", where.kind, handoff_id)

@@ -5,8 +5,12 @@ Why a server and not a mock: the relay talks to Slack through the real `slack_sd
 interactivity requests. Exercising both directions over real HTTP catches what mocks hide:
 wrong content types, unsigned or mis-signed requests, missing tokens, retries and rate limits.
 
-The parts: ``web_api`` (the methods the relay calls, over the recorded messages) and this
-module (HTTP, test setup and queries, and what Slack sends the relay: events and clicks).
+The parts: ``web_api`` (the methods the relay calls, over the recorded messages),
+``socket_mode`` (``apps.connections.open`` and the Socket Mode WebSocket) and this module (HTTP,
+test setup and queries, and what Slack sends the relay: events and clicks). With
+``FakeSlack(socket_mode=True)`` events and clicks go to the app's Socket Mode connection as
+acknowledged envelopes instead of signed POSTs to ``url`` (which is then ignored); the
+``(status, body)`` a test gets back is (200, the ack) or (408/503, why there was none).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import Call, FakeService, compact
+from tests.fakes.server import Call, Delivery, FakeService, compact
+from tests.fakes.slack.socket_mode import SocketMode
 from tests.fakes.slack.web_api import Workspace
 
 __all__ = ["FakeSlack", "sign"]
@@ -42,15 +47,20 @@ class FakeSlack(FakeService):
     user_agent = "Slackbot 1.0 (+https://api.slack.com/robots)"
     bot_token = "xoxb-fake-token"
     signing_secret = "fake-signing-secret"
+    app_token = "xapp-1-A0001-1-fake-app-token"
     bot_user_id = Workspace.bot_user_id
     bot_id = Workspace.bot_id
     team_id = Workspace.team_id
     api_app_id = Workspace.api_app_id
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, socket_mode: bool = False) -> None:
         super().__init__(host, port)
         self.workspace = Workspace()
         self._lost_answers: dict[str, int] = {}
+        self.socket_mode = socket_mode
+        self.socket = SocketMode(
+            self._lock, self.api_app_id, self.app_token, lambda: "ws" + self.base_url[4:], lambda: self._loop
+        )
 
     def lose_answers(self, method: str, times: int = 1) -> None:
         """Carry out the next ``times`` calls of ``method`` but answer 500, as if the reply was lost."""
@@ -60,6 +70,7 @@ class FakeSlack(FakeService):
     def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_get("/link/", self.socket.handle_ws)
         return app
 
     @property
@@ -157,7 +168,7 @@ class FakeSlack(FakeService):
             lines.append(f"  msg {m['ts']} in {where} by {who}{edits}: {str(m.get('text'))[:120]!r}")
         for e in self.ephemerals():
             lines.append(f"  ephemeral to {e['user']} in {e['channel']}: {str(e.get('text'))[:120]!r}")
-        return lines
+        return lines + self.socket.describe_state()
 
     # ------------------------------------------------------------------ Slack -> the relay
 
@@ -197,6 +208,8 @@ class FakeSlack(FakeService):
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
         body, kind = compact(envelope), f"event {event.get('type')}"
+        if self.socket_mode:  # Socket Mode: no signature; the connection is the app token's
+            return self._over_socket(kind, "events_api", envelope, retry_attempt=retry_num or 0)
         return self._send_signed(kind, url, body, "application/json", headers, timestamp, signing_secret)
 
     def post_thread_reply(
@@ -311,9 +324,18 @@ class FakeSlack(FakeService):
                 }
             ],
         }
+        if self.socket_mode:
+            return self._over_socket(f"block_actions {action_id}", "interactive", payload)
         body = urllib.parse.urlencode({"payload": compact(payload).decode()}).encode()
         form = "application/x-www-form-urlencoded"
         return self._send_signed(f"block_actions {action_id}", url, body, form, {}, **kw)
+
+    def _over_socket(self, kind: str, type_: str, payload: Any, retry_attempt: int = 0) -> tuple[int, str]:
+        """Deliver over the Socket Mode connection and record it like an HTTP delivery."""
+        status, text = self.socket.deliver(kind, type_, payload, retry_attempt=retry_attempt)
+        with self._lock:
+            self._deliveries.append(Delivery(kind, "socket-mode", status, text))
+        return status, text
 
     def _send_signed(
         self,
@@ -351,7 +373,9 @@ class FakeSlack(FakeService):
                 error = {"ok": False, "error": _FAULT_ERRORS.get(fault.status, "fatal_error")}
                 headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
                 return web.json_response(error, status=fault.status, headers=headers)
-            if token != self.bot_token:
+            if method == "apps.connections.open":  # the one method for the app-level token
+                body = self.socket.open_connection(token)
+            elif token != self.bot_token:
                 body = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
             else:
                 body = self.workspace.call(method, params)
