@@ -26,6 +26,14 @@ from actions.common import SupportAction, business, channel_of, customer_store, 
 from bot.context import ContextPacket, build_context_packet
 from bot.db import run_sync
 from bot.handoff import states
+from bot.handoff.routing import (
+    Route,
+    RouteFacts,
+    RoutingSettingsError,
+    customer_facts,
+    load_routing_settings,
+    route,
+)
 from bot.handoff.store import HandoffStore
 from bot.upset import anger_of
 
@@ -75,6 +83,41 @@ def handoff_reason(tracker: Tracker) -> str:
     return REASONS_BY_INTENT.get(intent or "", earlier or "the customer asked for a person")
 
 
+def handoff_intent(tracker: Tracker) -> str | None:
+    """The intent that led to the handoff (for routing by topic): the latest one, or, when the
+    customer accepted our offer of a person ("yes"), the one before it."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if intent == "affirm":
+        return _previous_customer_intent(tracker.events) or intent
+    return intent
+
+
+def route_for(tracker: Tracker, packet: ContextPacket, *, channel: str, open_now: bool) -> Route | None:
+    """The team business.yml ``routing:`` sends this handoff to (None without rules: the one channel).
+
+    A routing section that cannot be read is logged with the key to fix and the handoff goes to
+    the handoff channel: a customer who asked for a person is never left without one.
+    """
+    try:
+        settings = load_routing_settings()
+    except RoutingSettingsError:
+        logger.exception(
+            "handoff for %s: routing settings unusable; sent to the handoff channel", tracker.sender_id
+        )
+        return None
+    if not settings.enabled:
+        return None
+    data = packet.to_dict()
+    facts = RouteFacts(
+        channel=channel,
+        intent=handoff_intent(tracker),
+        reason=packet.reason,
+        in_hours=open_now,
+        **customer_facts(data.get("customer"), data.get("orders") or ()),
+    )
+    return route(settings, facts)
+
+
 def _previous_customer_intent(events: list[dict[str, Any]]) -> str | None:
     users = [e for e in events if e.get("event") == "user"]
     if len(users) < 2:
@@ -108,6 +151,7 @@ async def request_handoff(
             store=store,
         )
         handoffs = HandoffStore(store)
+        routed = route_for(tracker, packet, channel=channel, open_now=open_now)
         await run_sync(
             handoffs.open_handoff,
             conversation_id=tracker.sender_id,
@@ -117,6 +161,7 @@ async def request_handoff(
             packet=packet.to_dict(),
             relay_after=_latest_timestamp(tracker.events),
             status=states.opening(open_now=open_now),
+            route=routed,
         )
         if packet.customer is not None:
             await run_sync(
@@ -128,12 +173,19 @@ async def request_handoff(
                 outcome="handed_off",
                 handoff_reason=reason,
             )
-        wait = await run_sync(handoffs.expected_wait_minutes, settings.expected_wait_minutes)
+        wait = await run_sync(
+            handoffs.expected_wait_minutes,
+            settings.expected_wait_minutes,
+            team=routed.team.name if routed else None,
+        )
     except SQLAlchemyError:
         logger.exception("handoff for %s: customer store unavailable", tracker.sender_id)
         dispatcher.utter_message(response="utter_handoff_store_down")
         return [SlotSet("handoff_reason", reason)], None
-    logger.info("handoff opened for %s on %s: %s", tracker.sender_id, channel, reason)
+    logger.info(
+        "handoff opened for %s on %s: %s%s", tracker.sender_id, channel, reason,
+        f" (to {routed.team.name}: {routed.why})" if routed else "",
+    )  # fmt: skip
     if not open_now:
         return [SlotSet("handoff_reason", reason), FollowupAction("action_handoff_unanswered")], packet
     dispatcher.utter_message(response="utter_handoff", wait_minutes=max(1, math.ceil(wait)))

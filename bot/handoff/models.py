@@ -32,6 +32,12 @@ class Handoff(Base):
     # (older ones are already on the card).
     relay_after = Column(Float, nullable=False)
     desk_channel = Column(String(100), nullable=True)  # Slack channel id of the card
+    # Where business.yml ``routing:`` sent it (bot/handoff/routing.py), decided when it opened:
+    # the team, the human reason ("rule 'billing': intent billing_dispute") and the team's
+    # Slack user group to mention on the new card. All None without routing rules.
+    team = Column(String(100), nullable=True, index=True)
+    routing_why = Column(Text, nullable=True)
+    notify_group = Column(String(50), nullable=True)
     card_ts = Column(String(50), nullable=True, index=True)  # Slack ts = thread id
     claimed_by = Column(String(100), nullable=True)  # agent user id
     claimed_by_name = Column(String(200), nullable=True)

@@ -161,11 +161,13 @@ class Relay:
         """The card, then the how-to in its thread; each at most once, even across a crash."""
         card = _card(handoff) if handoff.card_ts is not None else None
         if card is None and item.in_doubt:  # posted before a crash, but not recorded?
-            card = await self.desk.find_delivery(item.key, None)
+            card = await self.desk.find_delivery(item.key, None, channel=handoff.desk_channel)
             if card is not None:
                 await run_sync(self.store.set_card, handoff.id, card.channel, card.ts)
         if card is None:
-            card = await self.desk.show_card(handoff.packet, card_state(handoff), None, key=item.key)
+            card = await self.desk.show_card(
+                handoff.packet, card_state(handoff), None, key=item.key, channel=handoff.desk_channel
+            )
             await run_sync(self.store.set_card, handoff.id, card.channel, card.ts)
         elif item.in_doubt and await self.desk.find_delivery(f"{item.key}:how-to", card):
             return

@@ -22,8 +22,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.business import BusinessSettingsError
 from bot.credentials import slack_values
 from bot.event_stream import EventSource
+from bot.handoff.routing import load_routing_settings
 from bot.settings import SettingsError
 
 
@@ -43,6 +45,9 @@ class SlackSettings:
     agent_group: str | None = None  # None: any full member of the workspace in the channel
     lead_users: frozenset[str] = field(default_factory=frozenset)
     lead_group: str | None = None
+    # The routed teams' channels (business.yml ``routing:``, bot/handoff/routing.py): cards are
+    # posted there too, so requests from them are accepted like the handoff channel's.
+    team_channels: frozenset[str] = field(default_factory=frozenset)
 
 
 # Slack's id shapes: workspaces T… (Enterprise Grid orgs E…), user groups S…, users U…/W….
@@ -110,8 +115,16 @@ def slack_settings(environ: dict[str, str] | None = None) -> SlackSettings | Non
     app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
     if mode not in ("http", "socket"):
         raise RelaySettingsError(f"SLACK_MODE must be 'http' or 'socket', not {mode!r}")
-    if mode == "socket" and not app_token:
-        raise RelaySettingsError("SLACK_MODE=socket needs SLACK_APP_TOKEN (an xapp-… app-level token)")
+    if mode == "socket" and not (app_token or "").startswith("xapp-"):
+        # slack_sdk retries a refused token for ever: say it here instead of a worker that never starts.
+        raise RelaySettingsError(
+            "SLACK_MODE=socket needs SLACK_APP_TOKEN, an app-level token starting xapp- "
+            "(Slack app settings → Basic Information → App-Level Tokens, scope connections:write)"
+        )
+    try:
+        team_channels = load_routing_settings().slack_channels()
+    except BusinessSettingsError as exc:  # business.yml routing: names the key to fix
+        raise RelaySettingsError(str(exc)) from exc
     return SlackSettings(
         bot_token=token,
         signing_secret=secret,
@@ -123,4 +136,5 @@ def slack_settings(environ: dict[str, str] | None = None) -> SlackSettings | Non
         agent_group=_slack_id(env, "SLACK_AGENT_GROUP", GROUP_ID, "S0123ABCD"),
         lead_users=_lead_users(env),
         lead_group=_slack_id(env, "SLACK_LEAD_GROUP", GROUP_ID, "S0456EFGH"),
+        team_channels=team_channels,
     )

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.db import Sessions
 from bot.handoff import states
 from bot.handoff.models import DeskMessage, Handoff
+from bot.handoff.routing import Route
 from bot.handoff.states import ACTIVE, HandoffStatus
 from bot.outbox import Outbox, enqueue, utcnow
 from bot.redact import redact
@@ -52,6 +53,9 @@ class HandoffRecord:
     relay_after: float
     desk_channel: str | None
     card_ts: str | None
+    team: str | None
+    routing_why: str | None
+    notify_group: str | None
     claimed_by: str | None
     claimed_by_name: str | None
     resolved_by_name: str | None
@@ -97,8 +101,13 @@ class HandoffStore:
         packet: dict[str, Any],
         relay_after: float,
         status: HandoffStatus = HandoffStatus.WAITING,
+        route: Route | None = None,
     ) -> tuple[HandoffRecord, bool]:
-        """Open a handoff and queue its card; (record, False) if one is already active."""
+        """Open a handoff and queue its card; (record, False) if one is already active.
+
+        ``route`` (bot/handoff/routing.py): the team it goes to; its channel becomes the card's
+        ``desk_channel`` (None: the desk's handoff channel) and the card names the team and why.
+        """
         with self.db.session() as session:
             existing = session.scalars(
                 select(Handoff)
@@ -116,6 +125,10 @@ class HandoffStore:
                 packet=packet,
                 relay_after=relay_after,
                 created_at=utcnow(),
+                desk_channel=route.team.channel if route else None,
+                team=route.team.name if route else None,
+                routing_why=route.why if route else None,
+                notify_group=route.team.notify_group if route else None,
             )
             session.add(row)
             session.flush()
@@ -147,15 +160,17 @@ class HandoffStore:
             rows = session.scalars(select(Handoff).order_by(Handoff.id.desc()).limit(limit))
             return [_record(row) for row in rows]
 
-    def expected_wait_minutes(self, default: float, sample: int = 20) -> float:
-        """Median time to claim over the latest claimed handoffs, or ``default`` without data."""
+    def expected_wait_minutes(self, default: float, sample: int = 20, *, team: str | None = None) -> float:
+        """Median time to claim over the latest claimed handoffs, or ``default`` without data.
+
+        With ``team``, only that team's handoffs count: a busy billing desk does not make the
+        VIP desk's customers expect a long wait.
+        """
+        query = select(Handoff.created_at, Handoff.claimed_at).where(Handoff.claimed_at.is_not(None))
+        if team is not None:
+            query = query.where(Handoff.team == team)
         with self.db.session() as session:
-            rows = session.execute(
-                select(Handoff.created_at, Handoff.claimed_at)
-                .where(Handoff.claimed_at.is_not(None))
-                .order_by(Handoff.id.desc())
-                .limit(sample)
-            ).all()
+            rows = session.execute(query.order_by(Handoff.id.desc()).limit(sample)).all()
         waits = [(claimed - created).total_seconds() / 60 for created, claimed in rows]
         return statistics.median(waits) if len(waits) >= 3 else default
 

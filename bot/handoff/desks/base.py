@@ -64,6 +64,10 @@ class CardState:
     claimed_by: str | None = None  # agent display name
     resolved_by: str | None = None
     note: str | None = None  # e.g. "No one claimed it in time — the assistant offered to take a message."
+    # Where business.yml ``routing:`` sent it (bot/handoff/routing.py); None without routing.
+    team: str | None = None
+    routing_why: str | None = None  # "rule 'billing': intent billing_dispute"
+    notify_group: str | None = None  # a Slack user group id, mentioned on the new card only
 
     def __post_init__(self) -> None:
         # A typo'd status would silently show the wrong buttons to every agent.
@@ -108,6 +112,9 @@ def card_state(handoff: HandoffView) -> CardState:
         claimed_by=handoff.claimed_by_name,
         resolved_by=handoff.resolved_by_name,
         note=" ".join(notes) or None,
+        team=getattr(handoff, "team", None),
+        routing_why=getattr(handoff, "routing_why", None),
+        notify_group=getattr(handoff, "notify_group", None),
     )
 
 
@@ -122,9 +129,19 @@ class Desk(Protocol):
     name: str  # shown by /health: "slack" or "local"
 
     async def show_card(
-        self, packet: Mapping[str, Any], state: CardState, card: CardRef | None, *, key: str | None = None
+        self,
+        packet: Mapping[str, Any],
+        state: CardState,
+        card: CardRef | None,
+        *,
+        key: str | None = None,
+        channel: str | None = None,
     ) -> CardRef:
-        """Post the handoff's card (``card`` is None) or update it in place; returns where it is."""
+        """Post the handoff's card (``card`` is None) or update it in place; returns where it is.
+
+        ``channel``: where a new card goes (the routed team's, ``HandoffRecord.desk_channel``);
+        None: the desk's handoff channel. Desks with one place for cards ignore it.
+        """
         ...
 
     async def post_customer_message(self, card: CardRef, text: str, *, key: str | None = None) -> None:

@@ -30,7 +30,13 @@ class InboxDesk:
         self.store = store
 
     async def show_card(
-        self, packet: Mapping[str, Any], state: CardState, card: CardRef | None, *, key: str | None = None
+        self,
+        packet: Mapping[str, Any],
+        state: CardState,
+        card: CardRef | None,
+        *,
+        key: str | None = None,
+        channel: str | None = None,  # one inbox: a routed team is shown on the card, not a place
     ) -> CardRef:
         text = render.card_text(packet, state)
         if card is None:

@@ -71,6 +71,8 @@ def status_line(state: CardState) -> str:
 def card_text(packet: Mapping[str, Any], state: CardState) -> str:
     """One line for the card and the list: who, where, why."""
     prefix = _CARD_PREFIXES[state.status].format(agent=_short(state.claimed_by, NAME_LIMIT) or "an agent")
+    if state.team:  # the routed team (bot/handoff/routing.py), so a shared inbox can be split by eye
+        prefix += " for " + _short(state.team, NAME_LIMIT)
     who = customer_name(packet) or "a new customer"
     reason = untrusted(packet.get("reason"), 200) or "no reason given"
     return _short(f"{prefix}: {who} on {channel_label(packet.get('channel'))} — {reason}", 400)
@@ -114,6 +116,9 @@ def facts(packet: Mapping[str, Any], state: CardState) -> list[dict[str, str]]:
     else:
         pairs.append(("Customer", "New customer — not in our records"))
     pairs.append(("Status", status_line(state)))
+    if state.team:
+        routed = _short(state.team, NAME_LIMIT)
+        pairs.append(("Team", routed + (f" — {_short(state.routing_why, 300)}" if state.routing_why else "")))
     pairs.append(("Channel", channel_label(packet.get("channel"))))
     pairs.append(("Reason", untrusted(packet.get("reason"), 500) or "not given"))
     sentiment = packet.get("sentiment")

@@ -8,7 +8,8 @@ in the order ``bot/handoff/slack_app.py`` asks them:
 
 1. **The request** (:meth:`SlackAccess.check_request`): it was delivered for our workspace
    (``SLACK_TEAM_ID``, else the bot token's, learned once from ``auth.test``) and its channel
-   is the handoff channel. Anything else is dropped silently with a log line.
+   is the handoff channel (or a routed team's, business.yml ``routing:``). Anything else is
+   dropped silently with a log line.
 2. **The person** (:meth:`SlackAccess.check_agent`): their own team in the request is ours
    (a Slack Connect member's is not) and ``users.info`` says a full member of our
    workspace (not a guest, not external, not a bot, not deactivated) and, with
@@ -171,8 +172,11 @@ class SlackAccess:
         return self._team
 
     def channel_allowed(self, channel: str | None) -> bool:
-        """In the handoff channel; with a ``#name`` setting, checked per card instead (``on_card``)."""
+        """In the handoff channel or a routed team's; with a ``#name`` setting, checked per card
+        instead (``on_card``)."""
         configured = self.settings.channel
+        if channel is not None and channel in self.settings.team_channels:
+            return True
         if not CHANNEL_ID.fullmatch(configured):
             return bool(channel)
         return channel == configured

@@ -35,6 +35,7 @@ from bot.handoff.desks.slack.layout import (
 )
 from bot.handoff.desks.slack.people import NAME_LIMIT, channel_label, customer_name, fields_section
 from bot.handoff.desks.slack.transcript import intent_tag, transcript_line
+from bot.handoff.routing import GROUP_ID
 from bot.handoff.states import HandoffStatus
 
 # Action ids the interactivity handler dispatches on; every button's value is the handoff id.
@@ -97,6 +98,20 @@ def _status_line(state: CardState) -> str:
     if state.note:
         line += "\n_" + clean(state.note, 500) + "_"
     return line
+
+
+def _routing_block(state: CardState, *, new: bool) -> dict[str, Any] | None:
+    """The line "Routed to billing — rule 'billing': intent billing_dispute", with the team's group
+    mentioned on the new card only (an edit must not notify anyone again). The mention is built
+    from the configured group id alone; everything else here is escaped, so no text can mention."""
+    if not state.team:
+        return None
+    line = f":busts_in_silhouette: Routed to *{own(state.team, 80)}*"
+    if state.routing_why:
+        line += " — " + own(state.routing_why, 300)
+    if new and state.notify_group and GROUP_ID.fullmatch(state.notify_group):
+        line = f"<!subteam^{state.notify_group}> " + line
+    return context(line)
 
 
 def _intents_block(packet: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -254,15 +269,17 @@ def _message_sections(packet: Mapping[str, Any], transcript_lines: int, budget: 
 
 
 def card_blocks(
-    packet: Mapping[str, Any], state: CardState, *, transcript_lines: int = 8
+    packet: Mapping[str, Any], state: CardState, *, transcript_lines: int = 8, new: bool = False
 ) -> list[dict[str, Any]]:
     """The handoff card posted to (and updated in) the agents' channel.
 
     Fixed parts are built first so the transcript gets whatever is left of the 50-block
     budget; a long ``transcript_lines`` therefore shrinks to the latest messages instead of
-    making Slack reject the card.
+    making Slack reject the card. ``new``: the first post (the routed team's group is mentioned).
     """
-    head = [_header(packet), section(_status_line(state)), fields_section(packet), {"type": "divider"}]
+    routed = _routing_block(state, new=new)
+    head = [_header(packet), section(_status_line(state)), *([routed] if routed else [])]
+    head += [fields_section(packet), {"type": "divider"}]
     tail = [
         block
         for block in (
@@ -289,4 +306,6 @@ def card_text(packet: Mapping[str, Any], state: CardState) -> str:
         HandoffStatus.TIMED_OUT: "Handoff timed out",
         HandoffStatus.AFTER_HOURS: "After-hours handoff",
     }[state.status]
+    if state.team:
+        prefix += f" for {own(state.team, 80)}"
     return cut(f"{prefix}: {who} on {channel_label(packet.get('channel'))} — {reason}", 400)

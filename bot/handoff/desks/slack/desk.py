@@ -1,4 +1,5 @@
-"""The Slack desk: handoff cards in one channel, the conversation in each card's thread.
+"""The Slack desk: handoff cards in the handoff channel (or a routed team's), the conversation in each
+card's thread.
 
 Renders with this package's Block Kit builders and talks to Slack's Web API with the bot
 token. Slack errors become ``RetryLater`` for the outbox; the ones a retry cannot fix say
@@ -59,11 +60,19 @@ class SlackDesk:
         self._names: dict[str, str] = {}
 
     async def show_card(
-        self, packet: Mapping[str, Any], state: CardState, card: CardRef | None, *, key: str | None = None
+        self,
+        packet: Mapping[str, Any],
+        state: CardState,
+        card: CardRef | None,
+        *,
+        key: str | None = None,
+        channel: str | None = None,
     ) -> CardRef:
-        text, blocks = card_text(packet, state), card_blocks(packet, state)
+        """A new card in ``channel`` (the routed team's; default the handoff channel), mentioning the
+        team's user group once; an update re-renders it in place without the mention."""
+        text, blocks = card_text(packet, state), card_blocks(packet, state, new=card is None)
         if card is None:
-            return await self._post(text, blocks, key=key)
+            return await self._post(text, blocks, key=key, channel=channel)
         await self._call(self.client.chat_update, channel=card.channel, ts=card.ts, text=text, blocks=blocks)
         return card
 
