@@ -13,11 +13,21 @@ import sys
 from bot.settings import settings
 
 
+def rasa_argv(arguments: list[str], token: str) -> list[str]:
+    """Rasa's command line with the token as one ``--auth-token=<token>`` argument.
+
+    Why one argument: a generated token starts with "-" one time in 64 (token_urlsafe), and
+    ``--auth-token -abc…`` makes argparse read the token as another option: Rasa exited with
+    "expected one argument" (seen in CI).
+    """
+    return ["rasa", *arguments, f"--auth-token={token}"]
+
+
 def main() -> None:
     token = settings().rasa.auth_token
     if not token:
         sys.exit("error: RASA_AUTH_TOKEN is not set; start the bot with `python -m bot run` (it sets one)")
-    sys.argv = ["rasa", *sys.argv[1:], "--auth-token", token]
+    sys.argv = rasa_argv(sys.argv[1:], token)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
