@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from bot.customer_history import EarlierHandoff, LastSurvey, earlier_handoffs, last_survey
 from bot.customers import (
     ConversationRecord,
     CustomerRecord,
@@ -57,6 +58,9 @@ class ContextPacket:
     slots: dict[str, Any] = field(default_factory=dict)
     # Names of facts the customer typed that are not verified as theirs (values left out).
     unverified: tuple[str, ...] = ()
+    # The customer's earlier handoffs (newest first) and last survey answer (bot/customer_history.py).
+    earlier_handoffs: tuple[EarlierHandoff, ...] = ()
+    last_survey: LastSurvey | None = None
 
     @property
     def sentiment(self) -> dict[str, Any] | None:
@@ -186,6 +190,7 @@ def build_context_packet(
     reason: str,
     store: CustomerStore | None,
     recent_limit: int = 5,
+    handoff_limit: int = 5,
 ) -> ContextPacket:
     """Assemble the packet for one conversation.
 
@@ -193,12 +198,15 @@ def build_context_packet(
     caller); the packet then carries only what the conversation itself holds.
     """
     transcript = tuple(transcript_from_events(events))
-    customer = orders = recent = None
+    customer = orders = recent = handoffs = survey = None
     if store is not None:
         customer = store.find_by_identity(channel, conversation_id)
         if customer is not None:
             orders = store.orders_for(customer.id)
             recent = store.recent_conversations(customer.id, limit=recent_limit)
+            # Built before this handoff is stored, so every handoff found is an earlier one.
+            handoffs = earlier_handoffs(store, customer.id, limit=handoff_limit)
+            survey = last_survey(store, customer.id)
     known, unverified = verified_facts(
         {**mentioned_entities(transcript), **filled_slots(slots)}, customer, orders or ()
     )
@@ -212,6 +220,8 @@ def build_context_packet(
         transcript=transcript,
         slots=known,
         unverified=unverified,
+        earlier_handoffs=tuple(handoffs or ()),
+        last_survey=survey,
     )
 
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.customer_history import score_text
 from bot.formatting import clock, format_money, long_date, mask_email
 from bot.handoff.desks import notices
 from bot.handoff.desks.base import CardState
@@ -141,6 +142,12 @@ def facts(packet: Mapping[str, Any], state: CardState) -> list[dict[str, str]]:
     orders = [_order(order) for order in packet.get("orders") or ()]
     if orders:
         pairs.append(("Orders", "; ".join(orders)))
+    earlier = [_earlier(h) for h in list(packet.get("earlier_handoffs") or ())[:5] if isinstance(h, Mapping)]
+    if earlier:  # each names its card in this inbox (the page anchors cards as #handoff-<id>)
+        pairs.append(("Earlier handoffs", "; ".join(earlier)))
+    survey = _survey(packet.get("last_survey"))
+    if survey:
+        pairs.append(("Last survey", survey))
     return [{"label": label, "value": value} for label, value in pairs if value]
 
 
@@ -158,3 +165,28 @@ def _order(order: Mapping[str, Any]) -> str:
     if order.get("placed_on"):
         parts.append("placed " + (long_date(order["placed_on"]) or _short(order["placed_on"], 40)))
     return " ".join(parts)
+
+
+def _earlier(handoff: Mapping[str, Any]) -> str:
+    """``3 Nov 2026 · billing · resolved · Alex — reason (/inbox#handoff-12)``."""
+    day = long_date(handoff.get("created_at")) or "date unknown"
+    parts = [day, _short(handoff.get("team"), NAME_LIMIT), _short(handoff.get("status") or "unknown", 40)]
+    parts.append(_short(handoff.get("agent"), NAME_LIMIT))
+    line = " · ".join(part.replace("_", " ") for part in parts if part)
+    reason = untrusted(" ".join(str(handoff.get("reason") or "").split()), 150)
+    line += f" — {reason}" if reason else ""
+    try:
+        return line + f" (/inbox#handoff-{int(handoff.get('id'))})"
+    except (TypeError, ValueError):
+        return line
+
+
+def _survey(survey: Any) -> str:
+    """``CSAT 2/5 on 3 Nov 2026 — “comment”``; "" without a readable answer."""
+    if not isinstance(survey, Mapping):
+        return ""
+    text = score_text(survey.get("kind"), survey.get("score"))
+    if text and long_date(survey.get("answered_at")):
+        text += f" on {long_date(survey['answered_at'])}"
+    comment = untrusted(" ".join(str(survey.get("comment") or "").split()), 300)
+    return text + (f" — “{comment}”" if text and comment else "")

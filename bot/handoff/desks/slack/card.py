@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.formatting import format_money, long_date
 from bot.handoff.desks.base import CardState
+from bot.handoff.desks.slack.history import history_section
 from bot.handoff.desks.slack.layout import (
     BUTTON_TEXT_LIMIT,
     CONFIRM_BUTTON_LIMIT,
@@ -287,6 +288,7 @@ def card_blocks(
             _slots_section(packet),
             _orders_section(packet),
             _recent_section(packet),
+            history_section(packet),
         )
         if block is not None
     ]
