@@ -54,7 +54,12 @@ from bot.handoff.desks.inbox.guard import (
     guarded,
     refuse,
 )
-from bot.handoff.desks.inbox.routes import add_agent_command, first_run_html
+from bot.handoff.desks.inbox.routes import (
+    first_run_html,
+    login_response,
+    logout_response,
+    session_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -191,59 +196,19 @@ async def _plotly(request: web.Request) -> web.Response:
     )
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise refuse(web.HTTPBadRequest, 'send a JSON object: {"name": "your account", "password": "..."}')
-    return body
-
-
 @dashboard_guard(writes=True, session=False)
 async def _login(request: web.Request) -> web.Response:
-    body = await _json_object(request)
-    accounts, policy = request.app[INBOX_ACCOUNTS], request.app[INBOX_POLICY]
-    result = await run_sync(
-        accounts.login, str(body.get("name") or ""), str(body.get("password") or ""), policy.session_lifetime
-    )
-    if result.limited:
-        raise refuse(
-            web.HTTPTooManyRequests,
-            "too many wrong passwords for this name: try again in 15 minutes, or set a new password "
-            "with `python -m bot agents password NAME`",
-        )
-    if result.agent is None or result.token is None:
-        setup = add_agent_command() if await run_sync(accounts.count) == 0 else None
-        raise refuse(web.HTTPUnauthorized, "wrong name or password", setup=setup)
-    response = web.json_response({"agent": result.agent.name, "csrf": csrf_token(result.token)})
-    secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.token,
-        max_age=int(policy.session_lifetime.total_seconds()),
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="Strict",
-        secure=secure,
-    )
-    return response
+    return await login_response(request, COOKIE_PATH)
 
 
 @dashboard_guard(writes=True, session=True)
 async def _logout(request: web.Request) -> web.Response:
-    await run_sync(request.app[INBOX_ACCOUNTS].logout, request.cookies[SESSION_COOKIE])
-    response = web.json_response({"agent": None})
-    response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
-    return response
+    return await logout_response(request, COOKIE_PATH)
 
 
 @dashboard_guard(writes=False, session=True)
 async def _session(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"agent": request[AGENT].name, "csrf": csrf_token(request.cookies[SESSION_COOKIE])}
-    )
+    return session_response(request)
 
 
 def requested_period(query: Any, timezone: str, now: datetime) -> Period:

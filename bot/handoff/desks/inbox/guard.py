@@ -151,15 +151,20 @@ def _csrf_ok(request: web.Request) -> bool:
     return bool(sent) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
-def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    """HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure behind https."""
+def set_session_cookie(
+    request: web.Request, response: web.StreamResponse, token: str, path: str = COOKIE_PATH
+) -> None:
+    """HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure behind https.
+
+    ``path``: the page the session is for (``/inbox``, or ``/dashboard`` for its own login).
+    """
     secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
     lifetime = int(request.app[INBOX_POLICY].session_lifetime.total_seconds())
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=lifetime, path=COOKIE_PATH, httponly=True, samesite="Strict",
+        SESSION_COOKIE, token, max_age=lifetime, path=path, httponly=True, samesite="Strict",
         secure=secure,
     )  # fmt: skip
 
 
-def clear_session_cookie(response: web.StreamResponse) -> None:
-    response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+def clear_session_cookie(response: web.StreamResponse, path: str = COOKIE_PATH) -> None:
+    response.del_cookie(SESSION_COOKIE, path=path)

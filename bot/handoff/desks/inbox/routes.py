@@ -31,6 +31,7 @@ from bot.handoff.desks.inbox import render
 from bot.handoff.desks.inbox.accounts import AgentAccounts, csrf_token
 from bot.handoff.desks.inbox.guard import (
     AGENT,
+    COOKIE_PATH,
     INBOX_ACCOUNTS,
     INBOX_POLICY,
     SESSION_COOKIE,
@@ -128,8 +129,11 @@ async def _json_object(request: web.Request, example: str) -> dict[str, Any]:
     return body
 
 
-@guarded(writes=True, session=False)
-async def _login(request: web.Request) -> web.Response:
+async def login_response(request: web.Request, cookie_path: str = COOKIE_PATH) -> web.Response:
+    """Log an agent in (name and password as JSON) and set the session cookie for ``cookie_path``.
+
+    The inbox's login, and the dashboard's (bot/experience/dashboard.py) with its own path.
+    """
     body = await _json_object(request, '{"name": "your account", "password": "..."}')
     accounts, policy = request.app[INBOX_ACCOUNTS], request.app[INBOX_POLICY]
     result = await run_sync(
@@ -145,23 +149,37 @@ async def _login(request: web.Request) -> web.Response:
         setup = add_agent_command() if await run_sync(accounts.count) == 0 else None
         raise refuse(web.HTTPUnauthorized, "wrong name or password", setup=setup)
     response = web.json_response({"agent": result.agent.name, "csrf": csrf_token(result.token)})
-    set_session_cookie(request, response, result.token)
+    set_session_cookie(request, response, result.token, cookie_path)
     return response
+
+
+async def logout_response(request: web.Request, cookie_path: str = COOKIE_PATH) -> web.Response:
+    await run_sync(request.app[INBOX_ACCOUNTS].logout, request.cookies[SESSION_COOKIE])
+    response = web.json_response({"agent": None})
+    clear_session_cookie(response, cookie_path)
+    return response
+
+
+def session_response(request: web.Request) -> web.Response:
+    """Who is logged in, with the CSRF token for their writes (after the guard checked the session)."""
+    return web.json_response(
+        {"agent": request[AGENT].name, "csrf": csrf_token(request.cookies[SESSION_COOKIE])}
+    )
+
+
+@guarded(writes=True, session=False)
+async def _login(request: web.Request) -> web.Response:
+    return await login_response(request)
 
 
 @guarded(writes=True, session=True)
 async def _logout(request: web.Request) -> web.Response:
-    await run_sync(request.app[INBOX_ACCOUNTS].logout, request.cookies[SESSION_COOKIE])
-    response = web.json_response({"agent": None})
-    clear_session_cookie(response)
-    return response
+    return await logout_response(request)
 
 
 @guarded(writes=False, session=True)
 async def _session(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"agent": request[AGENT].name, "csrf": csrf_token(request.cookies[SESSION_COOKIE])}
-    )
+    return session_response(request)
 
 
 def handoff_view(handoff: HandoffRecord, thread: list[dict[str, Any]]) -> dict[str, Any]:
