@@ -21,8 +21,10 @@ from bot.customers.records import (
 from bot.handoff.desks import CardState
 from bot.handoff.desks.slack import (
     CLAIM,
+    HAND_BACK,
     RESOLVE,
     TRANSCRIPT,
+    TRANSFER,
     card_blocks,
     card_text,
     customer_message_text,
@@ -272,17 +274,24 @@ def test_buttons_follow_the_handoff_state() -> None:
     packet = maria_packet()
 
     waiting = buttons(card_blocks(packet, CardState(42, "waiting")))
-    assert [b["action_id"] for b in waiting] == [CLAIM, RESOLVE, TRANSCRIPT]
+    assert [b["action_id"] for b in waiting] == [CLAIM, TRANSFER, RESOLVE, TRANSCRIPT]
     assert (CLAIM, RESOLVE, TRANSCRIPT) == ("handoff_claim", "handoff_resolve", "handoff_transcript")
     assert {b["value"] for b in waiting} == {"42"}
     assert waiting[0]["style"] == "primary" and waiting[0]["text"]["text"] == "Claim"
-    assert waiting[1]["text"]["text"] == "Resolve — hand back to bot"
-    assert waiting[1]["confirm"]["confirm"]["text"] == "Resolve"
-    assert waiting[2]["text"]["text"] == "Full transcript"
+    assert waiting[1]["text"]["text"] == "Transfer / assign…"
+    assert waiting[2]["text"]["text"] == "Resolve — hand back to bot"
+    assert waiting[2]["confirm"]["confirm"]["text"] == "Resolve"
+    assert waiting[3]["text"]["text"] == "Full transcript"
 
     claimed_blocks = card_blocks(packet, CardState(42, "claimed", claimed_by="Alex Kim"))
-    assert [b["action_id"] for b in buttons(claimed_blocks)] == [RESOLVE, TRANSCRIPT]
+    claimed = buttons(claimed_blocks)
+    assert [b["action_id"] for b in claimed] == [CLAIM, HAND_BACK, TRANSFER, RESOLVE, TRANSCRIPT]
+    assert [b["text"]["text"] for b in claimed[:2]] == ["Take over", "Hand back to queue"]
     assert "*Claimed by Alex Kim*" in all_text(claimed_blocks)
+
+    moved = card_blocks(packet, CardState(42, "waiting", team="billing", moved_to="tech"))
+    assert [b["action_id"] for b in buttons(moved)] == [TRANSCRIPT]  # the old card after a transfer
+    assert "*Transferred to tech*" in all_text(moved)
 
     resolved_blocks = card_blocks(packet, CardState(42, "resolved", claimed_by="Alex Kim", resolved_by="Sam"))
     assert [b["action_id"] for b in buttons(resolved_blocks)] == [TRANSCRIPT]

@@ -46,6 +46,19 @@ class Handoff(Base):
     created_at = Column(DateTime, nullable=False)
     claimed_at = Column(DateTime, nullable=True)
     resolved_at = Column(DateTime, nullable=True)
+    # When it last joined its team's queue (opened, transferred, handed back): the claim timeout
+    # counts from here, the first-reply target from ``created_at`` (the customer's wait).
+    queued_at = Column(DateTime, nullable=True)
+    # The agents' replies (relay_agent_message): the SLA's first reply, and "still looking" updates.
+    first_agent_reply_at = Column(DateTime, nullable=True)
+    last_agent_reply_at = Column(DateTime, nullable=True)
+    # Each SLA reminder is posted once per target (bot/handoff/sla.py).
+    first_reply_warned_at = Column(DateTime, nullable=True)
+    resolution_warned_at = Column(DateTime, nullable=True)
+    customer_updated_at = Column(DateTime, nullable=True)  # the last "still looking into it" update
+    # A transfer re-posts the card in the new team's channel; the old card says where it went.
+    transferred_from = Column(String(100), nullable=True)  # the previous team's name
+    transfer_note = Column(Text, nullable=True)  # redacted (bot.redact)
 
 
 class DeskMessage(Base):
@@ -63,3 +76,36 @@ class DeskMessage(Base):
     updated_at = Column(DateTime, nullable=True)
     # The outbox item that posted it (bot/outbox.py OutboxRecord.key): each delivery posts once.
     delivery_key = Column(String(250), nullable=True, unique=True, index=True)
+
+
+class SlackPost(Base):
+    """Every message in a handoff's Slack threads we know of: our posts and the agents' messages.
+
+    Why: Slack limits ``conversations.history`` / ``conversations.replies`` to 1 request a
+    minute for apps outside its Marketplace, so the desk never reads Slack back for state.
+    Our posts are recorded when Slack answers ``chat.postMessage`` and again from the
+    ``message_metadata_posted`` event (the outbox's reconciliation after a crash looks the
+    delivery key up here); agents' thread messages from their ``message`` events (erase
+    deletes them all by ts).
+    """
+
+    __tablename__ = "slack_posts"
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(50), nullable=False)
+    ts = Column(String(50), nullable=False)
+    thread_ts = Column(String(50), nullable=True, index=True)  # None: a top-level post (a card)
+    author = Column(String(100), nullable=False)  # "bot" or the agent's Slack user id
+    delivery_key = Column(String(250), nullable=True, unique=True)  # our posts: the outbox item's key
+    created_at = Column(DateTime, nullable=False)
+
+
+class SlackHomeView(Base):
+    """Agents who opened the app's Home tab: whose queue view is kept up to date, and how it was last."""
+
+    __tablename__ = "slack_home_views"
+
+    user_id = Column(String(50), primary_key=True)
+    opened_at = Column(DateTime, nullable=False)
+    published_at = Column(DateTime, nullable=True)
+    published_hash = Column(String(64), nullable=True)  # the last view published: unchanged, not sent

@@ -16,8 +16,10 @@ from bot.business import HandoffSettings
 from bot.context import is_internal, transcript_from_events
 from bot.customers.records import to_jsonable
 from bot.db import run_sync
-from bot.handoff.desks.base import CardRef, Desk, Notice, card_state, notice_kind
+from bot.handoff.desks.base import CardRef, CardState, Desk, Notice, card_state, notice_kind
+from bot.handoff.moves import TRANSFER_NOTES, HandoffMoves
 from bot.handoff.rasa_api import RasaAPI
+from bot.handoff.routing import load_routing_settings
 from bot.handoff.states import HandoffStatus
 from bot.handoff.store import (
     PAUSE_BOT,
@@ -46,6 +48,23 @@ def _epoch(item: OutboxRecord) -> float:
     return created.replace(tzinfo=timezone.utc).timestamp()
 
 
+def thread_summary(events: list[dict[str, Any]], *, since: float, lines: int = 6, limit: int = 160) -> str:
+    """The latest ``lines`` customer and agent messages after ``since`` ("Customer: …", "Alex: …")."""
+    said = []
+    for event in events:
+        if float(event.get("timestamp") or 0) <= since or not event.get("text"):
+            continue
+        if event.get("event") == "user" and not is_internal(event):
+            who = "Customer"
+        elif event.get("event") == "bot" and (event.get("metadata") or {}).get("agent_name"):
+            who = str(event["metadata"]["agent_name"])
+        else:
+            continue
+        text = " ".join(str(event["text"]).split())
+        said.append(f"{who}: {text[:limit]}{'…' if len(text) > limit else ''}")
+    return " · ".join(said[-lines:])
+
+
 def _card(handoff: HandoffRecord) -> CardRef:
     """Where the handoff's card is; not posted yet means the delivery is retried later."""
     if handoff.card_ts is None:
@@ -59,6 +78,7 @@ class Relay:
         self.desk = desk
         self.rasa = rasa
         self.settings = settings
+        self.moves = HandoffMoves(store.db)
 
     # --- from customers (Rasa's event stream) -----------------------------------------
 
@@ -107,6 +127,28 @@ class Relay:
     async def resolve(self, handoff_id: int, agent_id: str) -> HandoffRecord | None:
         return await run_sync(self.store.resolve, handoff_id, await self.desk.agent_name(agent_id))
 
+    async def transfer(
+        self, handoff_id: int, team_name: str, by_id: str, note: str | None
+    ) -> HandoffRecord | None:
+        """To another team of business.yml ``routing:``; None if unknown, not active or already there."""
+        team = load_routing_settings().teams.get(team_name)
+        if team is None:
+            return None
+        by_name = await self.desk.agent_name(by_id)
+        return await run_sync(lambda: self.moves.transfer(handoff_id, team, by_name=by_name, note=note))
+
+    async def assign(
+        self, handoff_id: int, agent_id: str, by_id: str, note: str | None
+    ) -> HandoffRecord | None:
+        """To a named agent (who must be one: the desk checks that before calling)."""
+        name, by_name = await self.desk.agent_name(agent_id), await self.desk.agent_name(by_id)
+        return await run_sync(
+            lambda: self.moves.assign(handoff_id, agent_id, name, by_name=by_name, note=note)
+        )
+
+    async def hand_back(self, handoff_id: int) -> HandoffRecord | None:
+        return await run_sync(self.moves.hand_back, handoff_id)
+
     async def check_timeouts(self) -> list[HandoffRecord]:
         expired = await run_sync(self.store.time_out_unclaimed, self.settings.claim_timeout)
         for handoff in expired:
@@ -154,12 +196,16 @@ class Relay:
             await self.rasa.pause(handoff.conversation_id)
         elif item.kind == SURVEY_FOLLOWUP:
             await self._post_survey_followup(handoff, item)
+        elif item.kind == TRANSFER_NOTES:
+            await self._transfer_notes(handoff, item)
         else:
             logger.error("outbox item %s has unknown kind %r; dropped", item.id, item.kind)
 
     async def _post_card(self, handoff: HandoffRecord, item: OutboxRecord) -> None:
         """The card, then the how-to in its thread; each at most once, even across a crash."""
-        card = _card(handoff) if handoff.card_ts is not None else None
+        # A transfer's card is a new one in the new team's channel (the row still has the old one).
+        fresh = bool(item.payload.get("transfer"))
+        card = _card(handoff) if handoff.card_ts is not None and not fresh else None
         if card is None and item.in_doubt:  # posted before a crash, but not recorded?
             card = await self.desk.find_delivery(item.key, None, channel=handoff.desk_channel)
             if card is not None:
@@ -174,6 +220,36 @@ class Relay:
         await self.desk.post_notice(
             card, Notice.HOW_TO, key=f"{item.key}:how-to", prefix=self.settings.internal_note_prefix
         )
+
+    async def _transfer_notes(self, handoff: HandoffRecord, item: OutboxRecord) -> None:
+        """After a transfer's new card: the old card goes read-only and both threads say where it went."""
+        payload = item.payload
+        old, new = CardRef(str(payload["old_channel"] or ""), str(payload["old_ts"])), _card(handoff)
+        retired = CardState(
+            handoff_id=handoff.id, status=handoff.status, team=payload.get("from_team"),
+            moved_to=str(payload.get("to_team") or "another team"),
+        )  # fmt: skip
+        await self.desk.show_card(handoff.packet, retired, old)
+        common = {"agent": payload.get("agent"), "note": payload.get("note")}
+        if not (item.in_doubt and await self.desk.find_delivery(f"{item.key}:out", old)):
+            await self.desk.post_notice(
+                old, Notice.TRANSFERRED_OUT, key=f"{item.key}:out", team=payload.get("to_team"),
+                link=await self.desk.permalink(new), **common,
+            )  # fmt: skip
+        if not (item.in_doubt and await self.desk.find_delivery(f"{item.key}:in", new)):
+            await self.desk.post_notice(
+                new, Notice.TRANSFERRED_IN, key=f"{item.key}:in", from_team=payload.get("from_team"),
+                summary=await self._summary(handoff), link=await self.desk.permalink(old), **common,
+            )  # fmt: skip
+
+    async def _summary(self, handoff: HandoffRecord) -> str:
+        """The thread so far in a few lines (customer and agents since the handoff), for the new team."""
+        try:
+            events = (await self.rasa.tracker(handoff.conversation_id)).get("events") or []
+        except Exception:
+            logger.warning("handoff %s: tracker unavailable, no summary for the transfer", handoff.id)
+            return ""
+        return thread_summary(events, since=handoff.relay_after)
 
     async def _post_survey_followup(self, handoff: HandoffRecord, item: OutboxRecord) -> None:
         """An unhappy survey answer after this handoff (bot/surveys/store.py), posted once."""

@@ -27,10 +27,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db import run_sync
 from bot.handoff.desks.slack import CLAIM, RESOLVE, TRANSCRIPT
-from bot.handoff.desks.slack.access import FOREIGN_CHANNEL, Origin, Refusal, SlackAccess, origin
+from bot.handoff.desks.slack.access import SlackAccess, origin
+from bot.handoff.desks.slack.checks import allowed_click, log_refusal, on_card, refuse
+from bot.handoff.desks.slack.transfer import register_transfer
 from bot.handoff.relay import Relay
 from bot.handoff.settings import SlackSettings
-from bot.handoff.store import HandoffRecord
 
 logger = logging.getLogger(__name__)
 
@@ -56,24 +57,6 @@ def is_agent_reply(event: dict[str, Any]) -> bool:
     return bool(thread_ts) and thread_ts != event.get("ts")
 
 
-def log_refusal(where: Origin, refusal: Refusal) -> None:
-    """One line per refused request: who, where and why, never what they wrote."""
-    logger.warning(
-        "slack: refused %s from user %s (team %s, user's team %s) in channel %s: %s",
-        where.kind, where.user, ",".join(sorted(where.teams)) or "-",
-        ",".join(sorted(where.user_teams)) or "-", where.channel, refusal.reason,
-    )  # fmt: skip
-
-
-def on_card(handoff: HandoffRecord, where: Origin, message_ts: str | None = None) -> Refusal | None:
-    """The request comes from the handoff's own card (its channel and, for a click, its message)."""
-    if handoff.desk_channel and where.channel != handoff.desk_channel:
-        return Refusal(FOREIGN_CHANNEL)
-    if message_ts is not None and handoff.card_ts and message_ts != handoff.card_ts:
-        return Refusal(FOREIGN_CHANNEL)
-    return None
-
-
 def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -93,13 +76,6 @@ def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClien
             return BoltResponse(status=200, body="")  # acknowledged, so Slack does not retry
         return await next()
 
-    async def refuse(refusal: Refusal | None, where: Origin, thread_ts: str | None = None) -> bool:
-        if refusal is None:
-            return False
-        log_refusal(where, refusal)
-        await access.tell(refusal, where, thread_ts)
-        return True
-
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         if not is_agent_reply(event):
@@ -110,51 +86,34 @@ def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClien
             refusal = on_card(handoff, where) or await access.check_agent(where)
             if refusal is None and not text.lstrip().startswith(prefix):
                 refusal = await access.check_owner(handoff, str(event["user"]), "reply", prefix)
-            if await refuse(refusal, where, thread_ts):
+            if await refuse(access, refusal, where, thread_ts):
                 return
         outcome = await relay.on_agent_message(
             thread_ts=thread_ts, message_ts=str(event["ts"]), agent_id=str(event["user"]), text=text
         )
         logger.info("agent message %s in thread %s: %s", event["ts"], thread_ts, outcome)
 
-    async def allowed(body: dict[str, Any], action: dict[str, Any], verb: str | None) -> int | None:
-        """The handoff id of a click that may go ahead; refusals are logged and told here."""
-        where = origin(body)
-        try:
-            handoff_id = int(str(action.get("value", "")))
-        except ValueError:  # only a forged click carries anything but our card's handoff id
-            logger.info("slack: %s with a malformed handoff id ignored", where.kind)
-            return None
-        handoff = await run_sync(relay.store.get, handoff_id)
-        if handoff is None:
-            logger.info("slack: %s on unknown handoff %s ignored", where.kind, handoff_id)
-            return None
-        message_ts = str((body.get("container") or {}).get("message_ts") or "")
-        refusal = on_card(handoff, where, message_ts) or await access.check_agent(where)
-        if refusal is None and verb is not None:
-            refusal = await access.check_owner(handoff, str(where.user), verb)
-        return None if await refuse(refusal, where) else handoff_id
-
     @app.action(CLAIM)
     async def on_claim(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        handoff_id = await allowed(body, action, "claim")
-        if handoff_id is not None:
-            await relay.claim(handoff_id, str(body["user"]["id"]))
+        handoff = await allowed_click(relay, access, body, action.get("value"), "claim")
+        if handoff is not None:
+            await relay.claim(handoff.id, str(body["user"]["id"]))
 
     @app.action(RESOLVE)
     async def on_resolve(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        handoff_id = await allowed(body, action, "resolve")
-        if handoff_id is not None:
-            await relay.resolve(handoff_id, str(body["user"]["id"]))
+        handoff = await allowed_click(relay, access, body, action.get("value"), "resolve")
+        if handoff is not None:
+            await relay.resolve(handoff.id, str(body["user"]["id"]))
 
     @app.action(TRANSCRIPT)
     async def on_transcript(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        handoff_id = await allowed(body, action, None)  # any agent may read it, not only the owner
-        if handoff_id is not None:
-            view = await relay.transcript_view(handoff_id)
+        handoff = await allowed_click(relay, access, body, action.get("value"), None)  # any agent may read it
+        if handoff is not None:
+            view = await relay.transcript_view(handoff.id)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
+    register_transfer(app, relay, access, client)
     return app

@@ -17,6 +17,9 @@ databases read unchanged (``HandoffStatus("claimed")``); no migration is needed.
         │                time_out                 │
         │                    ▼                  claim
         └──outside hours──▶ after_hours / timed_out ──resolve──▶ resolved
+
+    claimed ──hand_back──▶ waiting (the owner goes off shift: back to the team's queue)
+    waiting / claimed ──transfer──▶ waiting (in the new team's queue, with a new card)
 """
 
 from __future__ import annotations
@@ -28,22 +31,28 @@ from typing import TypeVar
 __all__ = [
     "ACTIVE",
     "CLAIM",
+    "HAND_BACK",
     "RESOLVE",
     "TIME_OUT",
+    "TRANSFER",
     "HandoffStatus",
     "IllegalTransition",
     "Transition",
     "can_claim",
+    "can_hand_back",
     "can_resolve",
     "can_time_out",
+    "can_transfer",
     "claim",
     "claim_pauses_bot",
+    "hand_back",
     "lookup",
     "opening",
     "parse",
     "resolve",
     "resolve_resumes_bot",
     "time_out",
+    "transfer",
 ]
 
 
@@ -132,7 +141,14 @@ RESOLVE = Transition("resolve", frozenset(HandoffStatus) - {HandoffStatus.RESOLV
 # Nobody claimed a waiting handoff in time: the bot comes back and offers to take a message.
 TIME_OUT = Transition("time out", frozenset({HandoffStatus.WAITING}), HandoffStatus.TIMED_OUT)
 
+# The owner goes off shift: the handoff goes back to the team's queue, the bot stays paused.
+HAND_BACK = Transition("hand back", frozenset({HandoffStatus.CLAIMED}), HandoffStatus.WAITING)
+# To another team: it waits in that team's queue (a claim does not travel with it).
+TRANSFER = Transition("transfer", frozenset(ACTIVE), HandoffStatus.WAITING)
+
 claim, can_claim = CLAIM, CLAIM.allowed
+hand_back, can_hand_back = HAND_BACK, HAND_BACK.allowed
+transfer, can_transfer = TRANSFER, TRANSFER.allowed
 resolve, can_resolve = RESOLVE, RESOLVE.allowed
 time_out, can_time_out = TIME_OUT, TIME_OUT.allowed
 

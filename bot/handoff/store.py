@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import Sessions
@@ -63,6 +63,14 @@ class HandoffRecord:
     created_at: datetime
     claimed_at: datetime | None
     resolved_at: datetime | None
+    queued_at: datetime | None = None
+    first_agent_reply_at: datetime | None = None
+    last_agent_reply_at: datetime | None = None
+    first_reply_warned_at: datetime | None = None
+    resolution_warned_at: datetime | None = None
+    customer_updated_at: datetime | None = None
+    transferred_from: str | None = None
+    transfer_note: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -124,7 +132,8 @@ class HandoffStore:
                 status=status,
                 packet=packet,
                 relay_after=relay_after,
-                created_at=utcnow(),
+                created_at=(now := utcnow()),
+                queued_at=now,
                 desk_channel=route.team.channel if route else None,
                 team=route.team.name if route else None,
                 routing_why=route.why if route else None,
@@ -192,6 +201,12 @@ class HandoffStore:
                 return None
             if row.status == HandoffStatus.CLAIMED and row.claimed_by == agent_id:
                 return _record(row)  # a double click changes nothing
+            if row.status == HandoffStatus.CLAIMED:  # a lead takes over (access.py allowed it)
+                enqueue(
+                    session, desk_queue(row.id), POST_THREAD,
+                    {"handoff_id": row.id, "kind": "notice", "notice": "taken_over",
+                     "fields": {"agent": agent_name, "previous": row.claimed_by_name}},
+                )  # fmt: skip
             if states.claim_pauses_bot(row.status):
                 enqueue(
                     session, customer_queue(row.conversation_id), PAUSE_BOT,
@@ -199,6 +214,7 @@ class HandoffStore:
                 )  # fmt: skip
             row.status, row.claimed_by, row.claimed_by_name = states.claim(row.status), agent_id, agent_name
             row.claimed_at = row.claimed_at or utcnow()
+            row.customer_updated_at = None
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
             enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
@@ -229,13 +245,14 @@ class HandoffStore:
             return _record(row)
 
     def time_out_unclaimed(self, timeout: timedelta, now: datetime | None = None) -> list[HandoffRecord]:
-        """Waiting handoffs nobody claimed in time: the bot comes back and offers to take a message."""
+        """Waiting handoffs nobody claimed in time (since they joined the queue, ``queued_at``: a
+        transfer or a hand-back starts the clock again): the bot comes back and offers to take a message."""
         cutoff = (now or utcnow()) - timeout
         with self.db.session() as session:
             rows = session.scalars(
                 select(Handoff).where(
                     Handoff.status == HandoffStatus.WAITING,
-                    Handoff.created_at <= cutoff,
+                    func.coalesce(Handoff.queued_at, Handoff.created_at) <= cutoff,
                     Handoff.conversation_id.notlike(f"{DEMO_SENDER_PREFIX}%"),
                 )
             ).all()
@@ -301,17 +318,21 @@ class HandoffStore:
     def relay_agent_message(
         self, handoff_id: int, *, message_ts: str, agent_id: str, agent_name: str, text: str
     ) -> bool:
-        """Queue an agent's thread reply for the customer; once per Slack message ts."""
+        """Queue an agent's thread reply for the customer; once per Slack message ts (and note when)."""
         with self.db.session() as session:
             row = session.get(Handoff, handoff_id)
             if row is None:
                 return False
-            return enqueue(
+            queued = enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
                 {"handoff_id": row.id, "conversation_id": row.conversation_id, "text": text,
                  "agent_name": agent_name, "agent_id": agent_id},
                 dedupe_key=f"agent-message:{message_ts}",
             )  # fmt: skip
+            if queued:  # the SLA's first reply, and the clock of "still looking into it" updates
+                row.last_agent_reply_at = utcnow()
+                row.first_agent_reply_at = row.first_agent_reply_at or row.last_agent_reply_at
+            return queued
 
     def post_notice(
         self, handoff_id: int, notice: str, fields: Any = None, *, dedupe_key: str | None = None

@@ -28,7 +28,15 @@ class Notice(str, Enum):
     ``FOLLOWUP``: ``text``; ``TIMED_OUT``: ``minutes`` or ``note``; ``AFTER_HOURS``: ``note``;
     ``GAVE_UP``: ``what`` (an outbox kind) and ``error``; ``SURVEY_FOLLOWUP``: ``survey`` (csat, nps,
     ces), ``score``, ``agent``, ``comment`` and ``link`` (where the conversation is).
-    ``error``, ``note``, ``text`` and ``comment`` can quote the customer and are redacted by the desk.
+    ``TRANSFERRED_OUT``: ``team`` (where it went), ``agent`` (who moved it), ``note``, ``link`` (the
+    new card); ``TRANSFERRED_IN``: ``from_team``, ``agent``, ``note``, ``summary``, ``link`` (the old
+    card); ``ASSIGNED``: ``agent`` (the assignee), ``by``, ``note``; ``TAKEN_OVER``: ``agent``,
+    ``previous``; ``HANDED_BACK``: ``agent``; ``SLA_REMINDER``: ``target`` ("first_reply" or
+    "resolution"), ``minutes_left`` (negative: missed by), ``group`` (a Slack user group id to
+    mention: the one place the bot notifies people); ``STILL_LOOKING``: ``agent``, ``minutes``;
+    ``SAVED_REPLY``: ``agent``, ``title``, ``text`` (what the customer was sent).
+    ``error``, ``note``, ``text``, ``summary`` and ``comment`` can quote the customer and are
+    redacted by the desk.
     """
 
     CLAIMED = "claimed"
@@ -42,6 +50,14 @@ class Notice(str, Enum):
     AFTER_HOURS = "after_hours"
     GAVE_UP = "gave_up"  # a delivery became a dead letter (bot/outbox.py): nothing more is tried for it
     SURVEY_FOLLOWUP = "survey_followup"  # an unhappy survey answer after this handoff (bot/surveys/)
+    TRANSFERRED_OUT = "transferred_out"  # on the old card's thread: it went to another team
+    TRANSFERRED_IN = "transferred_in"  # on the new card's thread: where it came from, and the story so far
+    ASSIGNED = "assigned"  # a named agent was given it
+    TAKEN_OVER = "taken_over"  # a lead took over someone else's handoff
+    HANDED_BACK = "handed_back"  # the owner went off shift: back to the team's queue
+    SLA_REMINDER = "sla_reminder"  # a first-reply or resolution target is about to be (or was) missed
+    STILL_LOOKING = "still_looking"  # no agent reply for a while: the customer was told honestly
+    SAVED_REPLY = "saved_reply"  # an agent sent a saved reply (bot/handoff/saved_replies.py)
 
     def __str__(self) -> str:
         return self.value
@@ -68,6 +84,7 @@ class CardState:
     team: str | None = None
     routing_why: str | None = None  # "rule 'billing': intent billing_dispute"
     notify_group: str | None = None  # a Slack user group id, mentioned on the new card only
+    moved_to: str | None = None  # an old card after a transfer: the team it went to (no buttons left)
 
     def __post_init__(self) -> None:
         # A typo'd status would silently show the wrong buttons to every agent.
@@ -169,6 +186,10 @@ class Desk(Protocol):
         ``destination``: a channel of the desk's own (Slack: a channel id) for such posts, with
         a link to the handoff's thread; None: in the handoff's own thread. Returns the post.
         """
+        ...
+
+    async def permalink(self, card: CardRef) -> str:
+        """A link agents can open to the card's thread (a transfer links the old and new cards)."""
         ...
 
     def transcript(self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None) -> Any:

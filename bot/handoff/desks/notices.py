@@ -46,6 +46,8 @@ class Style:
     bold: Callable[[str], str] = _same
     italic: Callable[[str], str] = _same
     link: Callable[[str, str], str] = _plain_link  # (our own URL, its label)
+    # A user group to notify (a validated ``S…`` id from business.yml), e.g. ``<!subteam^S1>``.
+    group: Callable[[str], str] = lambda group_id: f"@{group_id}"
 
 
 def notice_text(kind: str, style: Style, **fields: Any) -> str:
@@ -78,6 +80,8 @@ def notice_text(kind: str, style: Style, **fields: Any) -> str:
         return f"Gave up on {what} — it was not delivered and will not be retried: {error}"
     if notice is Notice.SURVEY_FOLLOWUP:
         return _survey_followup(style, **fields)
+    if notice in _TEAM_NOTICES:
+        return _team_notice(notice, style, agent, note, **fields)
     if notice is Notice.NOT_SENT_RESOLVED:
         return "Not sent — this handoff is resolved and the bot is back with the customer."
     if notice is Notice.TIMED_OUT:
@@ -85,6 +89,65 @@ def notice_text(kind: str, style: Style, **fields: Any) -> str:
         within = f" within {style.own(minutes, 10)} min" if minutes is not None else ""
         return note or f"No one claimed this{within} — the bot offered to take a message"
     return note or "Outside support hours — no agents on shift"  # Notice.AFTER_HOURS
+
+
+_TEAM_NOTICES = frozenset({
+    Notice.TRANSFERRED_OUT, Notice.TRANSFERRED_IN, Notice.ASSIGNED, Notice.TAKEN_OVER,
+    Notice.HANDED_BACK, Notice.SLA_REMINDER, Notice.STILL_LOOKING, Notice.SAVED_REPLY,
+})  # fmt: skip
+SLA_TARGETS = {"first_reply": "first reply", "resolution": "resolution"}
+
+
+def _with_note(text: str, style: Style, note: str) -> str:
+    return f"{text} {style.bold('Note:')} {note}" if note else text
+
+
+def _linked(text: str, style: Style, link: Any, label: str) -> str:
+    return f"{text} — {style.link(str(link), label)}" if link else text
+
+
+def _team_notice(notice: Notice, style: Style, agent: str, note: str, **fields: Any) -> str:
+    """The notices of a team's desk: transfers, assignments, hand-backs, SLA, saved replies."""
+    if notice is Notice.TRANSFERRED_OUT:
+        team = style.own(fields.get("team"), NAME_LIMIT) or "another team"
+        text = _linked(f"Transferred to {style.bold(team)} by {agent}", style, fields.get("link"), "new card")
+        return _with_note(text, style, note)
+    if notice is Notice.TRANSFERRED_IN:
+        source = style.own(fields.get("from_team"), NAME_LIMIT) or "another team"
+        text = _linked(f"Transferred here from {style.bold(source)} by {agent}", style, fields.get("link"),
+                       "earlier thread")  # fmt: skip
+        text = _with_note(text, style, note)
+        summary = style.untrusted(fields.get("summary"), style.body_limit)
+        return f"{text}\n{style.bold('So far:')} {summary}" if summary else text
+    if notice is Notice.ASSIGNED:
+        by = style.own(fields.get("by"), NAME_LIMIT) or "a lead"
+        return _with_note(f"Assigned to {agent} by {by}", style, note)
+    if notice is Notice.TAKEN_OVER:
+        previous = style.own(fields.get("previous"), NAME_LIMIT) or "another agent"
+        return f"Taken over by {agent} from {previous}"
+    if notice is Notice.HANDED_BACK:
+        return f"{agent} handed this back to the team's queue — anyone can claim it"
+    if notice is Notice.SLA_REMINDER:
+        return _sla_reminder(style, **fields)
+    if notice is Notice.STILL_LOOKING:
+        minutes = style.own(fields.get("minutes"), 10) or "a while"
+        return f"No reply for {minutes} min — the customer was told {agent} is still looking into it"
+    title = style.own(fields.get("title"), NAME_LIMIT) or "a saved reply"  # Notice.SAVED_REPLY
+    body = style.untrusted(fields.get("text"), style.body_limit)
+    return f"{agent} sent the saved reply {style.bold(title)}: {body}"
+
+
+def _sla_reminder(style: Style, **fields: Any) -> str:
+    """E.g. "@billing-agents First reply due in 3 min (team target)" or "… missed by 2 min"."""
+    target = SLA_TARGETS.get(str(fields.get("target")), "reply")
+    try:
+        left = round(float(fields.get("minutes_left") or 0))
+    except (TypeError, ValueError):
+        left = 0
+    when = f"due in {left} min" if left > 0 else ("due now" if left == 0 else f"missed by {-left} min")
+    group = str(fields.get("group") or "")
+    mention = f"{style.group(group)} " if group else ""
+    return f"{mention}{style.bold('SLA:')} {target.capitalize()} {when} (the team's target)"
 
 
 def _survey_followup(style: Style, **fields: Any) -> str:

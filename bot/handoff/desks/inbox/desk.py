@@ -71,6 +71,9 @@ class InboxDesk:
         ts = await run_sync(self.store.desk_find, key)
         return CardRef(self.channel, ts) if ts else None
 
+    async def permalink(self, card: CardRef) -> str:
+        return f"/inbox#card-{card.ts}"
+
     def transcript(
         self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None
     ) -> list[dict[str, str]]:

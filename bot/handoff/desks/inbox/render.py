@@ -63,6 +63,8 @@ def customer_name(packet: Mapping[str, Any]) -> str:
 
 def status_line(state: CardState) -> str:
     agent = _short(state.claimed_by, NAME_LIMIT) or "an agent"
+    if state.moved_to:
+        return f"Transferred to {_short(state.moved_to, NAME_LIMIT)} — it continues on that team's card"
     line = _STATUS_LINES[state.status].format(agent=agent)
     if state.status is HandoffStatus.RESOLVED and (state.resolved_by or state.claimed_by):
         line += " by " + _short(state.resolved_by or state.claimed_by, NAME_LIMIT)

@@ -8,7 +8,15 @@ limits, block objects, fitting), ``people`` (the customer fields), ``card`` (the
 
 from __future__ import annotations
 
-from bot.handoff.desks.slack.card import CLAIM, RESOLVE, TRANSCRIPT, card_blocks, card_text
+from bot.handoff.desks.slack.card import (
+    CLAIM,
+    HAND_BACK,
+    RESOLVE,
+    TRANSCRIPT,
+    TRANSFER,
+    card_blocks,
+    card_text,
+)
 from bot.handoff.desks.slack.desk import SlackDesk
 from bot.handoff.desks.slack.people import channel_label, mask_email
 from bot.handoff.desks.slack.thread import customer_message_text, status_text
@@ -16,9 +24,11 @@ from bot.handoff.desks.slack.transcript import TRANSCRIPT_MODAL_CALLBACK, transc
 
 __all__ = [
     "CLAIM",
+    "HAND_BACK",
     "RESOLVE",
     "TRANSCRIPT",
     "TRANSCRIPT_MODAL_CALLBACK",
+    "TRANSFER",
     "SlackDesk",
     "card_blocks",
     "card_text",

@@ -56,6 +56,10 @@ NOT_AN_AGENT = "not-in-agent-group"
 UNKNOWN_USER = "unknown-user"
 NOT_OWNER = "not-the-owner"
 
+# Requests that come from no channel: a modal's submit, the App Home tab and its buttons. They
+# pass the workspace check only; their listeners check the person (check_agent) themselves.
+CHANNELLESS = frozenset({"view_submission", "view_closed", "block_actions", "event app_home_opened"})
+
 NOTHING_DONE = "Nothing was changed and nothing was sent to the customer."
 TELL = {
     GUEST: ":no_entry: Guests and people from other organisations can't act on handoff cards. "
@@ -68,6 +72,10 @@ OWNER_TELL = {
     "claim": ":lock: {owner} has this handoff. Only they can hand it over, or a lead can take it over. "
     + NOTHING_DONE,
     "resolve": ":lock: {owner} has this handoff, so only they or a lead can resolve it. " + NOTHING_DONE,
+    "transfer": ":lock: {owner} has this handoff, so only they or a lead can transfer or reassign it. "
+    + NOTHING_DONE,
+    "hand back": ":lock: {owner} has this handoff; only they or a lead can hand it back to the queue. "
+    + NOTHING_DONE,
     "reply": ":lock: Not sent to the customer: {owner} has this handoff. Ask them or a lead to hand it "
     "over; internal notes (starting with {prefix}) are fine.",
 }
@@ -123,7 +131,10 @@ def origin(body: Mapping[str, Any]) -> Origin:
         _get(profile, "team"),
     }
     user = event.get("user") if event else _get(body, "user", "id")
-    channel = event.get("channel") or _get(body, "channel", "id") or _get(body, "container", "channel_id")
+    channel = (
+        event.get("channel") or event.get("channel_id") or _get(body, "channel", "id")
+        or _get(body, "container", "channel_id") or body.get("channel_id")  # a slash command's
+    )  # fmt: skip
     kind = f"event {event.get('type')}" if event else str(body.get("type"))
     return Origin(
         kind=kind,
@@ -186,6 +197,8 @@ class SlackAccess:
         team = await self.team()
         if not where.teams or where.teams != {team}:
             return Refusal(FOREIGN_TEAM)
+        if where.channel is None and where.kind in CHANNELLESS:
+            return None
         if not self.channel_allowed(where.channel):
             return Refusal(FOREIGN_CHANNEL)
         if where.shared_channel and not self._warned_shared:
@@ -226,7 +239,8 @@ class SlackAccess:
     ) -> Refusal | None:
         """Someone other than the owner (and not a lead) acting on a claimed handoff.
 
-        ``action`` is ``claim`` (taking it over), ``resolve`` or ``reply`` (writing to the customer).
+        ``action`` is ``claim`` (taking it over), ``resolve``, ``transfer``, ``hand back`` or ``reply``
+        (writing to the customer).
         """
         if handoff.status != HandoffStatus.CLAIMED or handoff.claimed_by in (None, user_id):
             return None

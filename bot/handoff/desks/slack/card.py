@@ -43,6 +43,8 @@ from bot.handoff.states import HandoffStatus
 CLAIM = "handoff_claim"
 RESOLVE = "handoff_resolve"
 TRANSCRIPT = "handoff_transcript"
+TRANSFER = "handoff_transfer"  # opens the transfer / assign modal (desks/slack/transfer.py)
+HAND_BACK = "handoff_hand_back"
 ACTIONS_BLOCK_ID = "handoff_actions"
 
 # How much of each item the card shows; the modal has the full transcript.
@@ -85,6 +87,8 @@ def _header(packet: Mapping[str, Any]) -> dict[str, Any]:
 
 def _status_line(state: CardState) -> str:
     claimed_by = own(state.claimed_by, NAME_LIMIT) or "an agent"
+    if state.moved_to:
+        return f":arrow_right: *Transferred to {own(state.moved_to, 80)}* — it continues on that team's card"
     if state.status is HandoffStatus.WAITING:
         line = ":hourglass_flowing_sand: *Waiting for an agent* — claim it to take over the chat"
     elif state.status is HandoffStatus.CLAIMED:
@@ -230,9 +234,17 @@ def _button(text: str, action_id: str, handoff_id: int, **extra: Any) -> dict[st
 
 
 def _actions_block(state: CardState) -> dict[str, Any]:
-    elements = []
+    elements: list[dict[str, Any]] = []
+    if state.moved_to:  # an old card after a transfer: read-only
+        elements.append(_button("Full transcript", TRANSCRIPT, state.handoff_id))
+        return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
     if state.status in _CLAIMABLE:
         elements.append(_button("Claim", CLAIM, state.handoff_id, style="primary"))
+    if state.status is HandoffStatus.CLAIMED:  # only a lead may (access.py check_owner says so)
+        elements.append(_button("Take over", CLAIM, state.handoff_id))
+        elements.append(_button("Hand back to queue", HAND_BACK, state.handoff_id))
+    if state.status in _RESOLVABLE_HERE:
+        elements.append(_button("Transfer / assign…", TRANSFER, state.handoff_id))
     if state.status in _RESOLVABLE_HERE:
         confirm = {
             "title": plain("Hand back to the bot?", CONFIRM_TITLE_LIMIT),

@@ -95,6 +95,14 @@ class SlackDesk:
             return await self._post(text, key=key, channel=destination)
         return await self._post(text, thread_ts=card.ts, key=key)
 
+    async def permalink(self, card: CardRef) -> str:
+        """Slack's own link to the card (``chat.getPermalink``); "" if Slack cannot give one now."""
+        try:
+            answer = await self.client.chat_getPermalink(channel=card.channel, message_ts=card.ts)
+        except (SlackApiError, OSError, TimeoutError):
+            return ""
+        return str(answer.get("permalink") or "")
+
     async def find_delivery(
         self, key: str, card: CardRef | None, *, channel: str | None = None
     ) -> CardRef | None:

@@ -7,6 +7,7 @@ from typing import Any
 from bot.handoff.desks.base import Notice, notice_kind
 from bot.handoff.desks.notices import Style, notice_text
 from bot.handoff.desks.slack.layout import SECTION_TEXT_LIMIT, clean, own, units
+from bot.handoff.routing import GROUP_ID
 
 NOTICE_EMOJI = {
     Notice.CLAIMED: ":technologist:",
@@ -20,6 +21,14 @@ NOTICE_EMOJI = {
     Notice.AFTER_HOURS: ":crescent_moon:",
     Notice.GAVE_UP: ":x:",
     Notice.SURVEY_FOLLOWUP: ":rotating_light:",
+    Notice.TRANSFERRED_OUT: ":arrow_right:",
+    Notice.TRANSFERRED_IN: ":inbox_tray:",
+    Notice.ASSIGNED: ":point_right:",
+    Notice.TAKEN_OVER: ":raised_hand:",
+    Notice.HANDED_BACK: ":leftwards_arrow_with_hook:",
+    Notice.SLA_REMINDER: ":hourglass_flowing_sand:",
+    Notice.STILL_LOOKING: ":speech_balloon:",
+    Notice.SAVED_REPLY: ":bookmark_tabs:",
 }
 # Every value escaped for mrkdwn; text that can quote the customer is redacted too.
 MRKDWN = Style(
@@ -29,6 +38,7 @@ MRKDWN = Style(
     bold=lambda text: f"*{text}*",
     italic=lambda text: f"_{text}_",
     link=lambda url, label: f"<{url}|{label}>",  # our own URL (a Slack permalink), never the customer's
+    group=lambda group_id: f"<!subteam^{group_id}>" if GROUP_ID.fullmatch(group_id) else "",
 )
 
 
