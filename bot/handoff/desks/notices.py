@@ -81,7 +81,7 @@ def notice_text(kind: str, style: Style, **fields: Any) -> str:
     if notice is Notice.SURVEY_FOLLOWUP:
         return _survey_followup(style, **fields)
     if notice in _TEAM_NOTICES:
-        return _team_notice(notice, style, agent, note, **fields)
+        return _team_notice(notice, style, **fields)
     if notice is Notice.NOT_SENT_RESOLVED:
         return "Not sent — this handoff is resolved and the bot is back with the customer."
     if notice is Notice.TIMED_OUT:
@@ -106,8 +106,10 @@ def _linked(text: str, style: Style, link: Any, label: str) -> str:
     return f"{text} — {style.link(str(link), label)}" if link else text
 
 
-def _team_notice(notice: Notice, style: Style, agent: str, note: str, **fields: Any) -> str:
+def _team_notice(notice: Notice, style: Style, **fields: Any) -> str:
     """The notices of a team's desk: transfers, assignments, hand-backs, SLA, saved replies."""
+    agent = style.own(fields.get("agent"), NAME_LIMIT) or "an agent"
+    note = style.untrusted(fields.get("note"), NOTE_LIMIT)
     if notice is Notice.TRANSFERRED_OUT:
         team = style.own(fields.get("team"), NAME_LIMIT) or "another team"
         text = _linked(f"Transferred to {style.bold(team)} by {agent}", style, fields.get("link"), "new card")
