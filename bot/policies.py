@@ -16,15 +16,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.business import load_business_settings
+from bot.rule_policy_base import DecidingPolicy
 from bot.upset import LEFT_TO_RULES, anger_of
 
 logger = logging.getLogger(__name__)
@@ -33,29 +30,15 @@ HANDOFF_ACTION = "action_handoff"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class UpsetCustomerPolicy(Policy):
+class UpsetCustomerPolicy(DecidingPolicy):
     """Predict the handoff for a clearly angry message; abstain otherwise."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"priority": 5}
 
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
-        if self._should_hand_off(tracker) and HANDOFF_ACTION in domain.action_names_or_texts:
-            probabilities[domain.index_for_action(HANDOFF_ACTION)] = 1.0
-        return self._prediction(probabilities)
+    def choose(self, tracker: DialogueStateTracker) -> str | None:
+        return HANDOFF_ACTION if self._should_hand_off(tracker) else None
 
     @staticmethod
     def _should_hand_off(tracker: DialogueStateTracker) -> bool:

@@ -15,42 +15,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.rule_policy_base import DecidingPolicy
 from bot.surveys.conversation import OFFER_ACTION, SURVEY_ANSWER_ACTION, SURVEY_SLOT
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class SurveyAnswerPolicy(Policy):
+class SurveyAnswerPolicy(DecidingPolicy):
     """Predict the survey answer action while a survey is pending; listen after the survey actions."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"priority": 6}
 
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
-        action = next_survey_action(tracker.latest_action_name, tracker.get_slot(SURVEY_SLOT))
-        if action is not None and action in domain.action_names_or_texts:
-            probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
+    def choose(self, tracker: DialogueStateTracker) -> str | None:
+        return next_survey_action(tracker.latest_action_name, tracker.get_slot(SURVEY_SLOT))
 
 
 def next_survey_action(latest_action: str | None, pending: Any) -> str | None:
