@@ -23,7 +23,9 @@ session.
     .venv/bin/python bench/latency.py [--levels 1 10 100] [--messages 200] [--skip-bare]
                                       [--topologies single replicas] [--out FILE]
 
-Prints a table and writes bench/results/latency.json.
+Prints a table and writes bench/results/latency.json. This module starts the servers and runs
+the measurements; the load is bench/load_generator.py, the handoff timing bench/handoff_timing.py
+and the table bench/latency_report.py.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,37 +48,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.handoff_timing import CHANNEL, handoff_latency  # noqa: E402
+from bench.latency_report import error_lines, print_table, ratio_rows  # noqa: E402
+from bench.load_generator import load, peak_rss_mb  # noqa: E402
 from bot.customers import CustomerStore  # noqa: E402
 from bot.customers.demo import load_demo_data  # noqa: E402
 from bot.migrations import upgrade  # noqa: E402
-from bot.processes import BotProcesses, free_port, start_bot  # noqa: E402
+from bot.processes import free_port, start_bot  # noqa: E402
 from bot.production_stores import ensure_database, production_env  # noqa: E402
 from bot.settings import cache_dir  # noqa: E402
 from bot.training import ensure_model, training_data_files  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.support.bot import write_business_file  # noqa: E402
 from tests.support.services import delete_rabbitmq_queues  # noqa: E402
-from tests.support.webchat import WebChatCustomer  # noqa: E402
 
-QUESTIONS = [
-    "hi",
-    "how long does delivery take?",
-    "do you ship to canada?",
-    "what payment methods do you accept?",
-    "what is your return policy?",
-    "is the hub compatible with alexa?",
-    "what plans do you have?",
-    "when are you open?",
-    "thanks!",
-]
-TURNS = 10  # messages per conversation in the load test (a support chat is rarely longer)
 NO_SLACK = {"SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": "", "SLACK_HANDOFF_CHANNEL": ""}
-CHANNEL = "CHANDOFF"
 
 
 def log(message: str) -> None:
@@ -111,119 +99,6 @@ def bare_model() -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     log(f"bare Rasa model trained in {time.monotonic() - started:.0f} s")
     return target
-
-
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory of a process (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-async def load(
-    webhook: str, concurrency: int, messages: int, tag: str, headers: dict[str, str]
-) -> dict[str, Any]:
-    """``messages`` messages from ``concurrency`` conversations at once; latency per message."""
-    latencies: list[float] = []
-    errors: dict[str, int] = {}  # kind of failure -> count ("HTTP 502", "empty reply", ...)
-    per_worker = max(1, messages // concurrency)
-
-    def failed(kind: str) -> None:
-        errors[kind] = errors.get(kind, 0) + 1
-
-    async def conversation(session: aiohttp.ClientSession, number: int) -> None:
-        for turn in range(per_worker):
-            # A new customer every TURNS turns: Rasa reloads a conversation's whole history on
-            # every message, so one endless conversation would measure history length, not load.
-            sender = f"bench-{tag}-{concurrency}-{number}-{turn // TURNS}"
-            body = {"sender": sender, "message": QUESTIONS[(number + turn) % len(QUESTIONS)]}
-            started = time.perf_counter()
-            try:
-                async with session.post(webhook, json=body) as reply:
-                    answer = await reply.json(content_type=None)
-                    if reply.status != 200:
-                        failed(f"HTTP {reply.status}")
-                    elif not answer:
-                        failed("empty reply")
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                failed(type(exc).__name__)
-            latencies.append(time.perf_counter() - started)
-
-    timeout = aiohttp.ClientTimeout(total=300)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(conversation(session, n) for n in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
-
-    return {
-        "concurrency": concurrency, "messages": len(latencies), "errors": sum(errors.values()),
-        "error_kinds": errors,
-        "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
-        "mean_ms": statistics.fmean(latencies) * 1000, "msgs_per_s": len(latencies) / elapsed,
-    }  # fmt: skip
-
-
-def handoff_latency(bot: BotProcesses, slack: FakeSlack, samples: int) -> dict[str, Any]:
-    """Through the relay and the fake Slack server, in ms: a web-chat customer's message →
-    in the agent's thread, and the agent's thread reply → pushed to the customer's browser."""
-    customer = WebChatCustomer(bot.rasa_url)
-    session = customer.session_id  # issued by the server
-    try:
-        customer.ask("I want to talk to a human", "person from our support team", timeout=120)
-        card = slack.wait_for(
-            lambda: next(
-                (m for m in slack.messages(CHANNEL) if session in json.dumps(m.get("blocks"))), None
-            ),
-            timeout=60,
-        )
-        events = f"{bot.relay_url}/slack/events"
-        to_agent: list[float] = []
-        to_customer: list[float] = []
-        missing: list[str] = []  # messages that did not arrive within a minute: reported, never hidden
-        for number in range(samples):
-            marker = f"bench message {number}"
-            started = time.perf_counter()
-            customer.say(marker)
-            try:
-                slack.wait_for(
-                    lambda m=marker: any(m in r["text"] for r in slack.replies(card["ts"])), timeout=60
-                )
-                to_agent.append((time.perf_counter() - started) * 1000)
-            except AssertionError:
-                missing.append(f"customer → agent: {marker!r} (sent {datetime.now(timezone.utc):%H:%M:%S})")
-            reply = f"agent reply {number}"
-            started = time.perf_counter()
-            slack.post_thread_reply(events, CHANNEL, card["ts"], "UALEX", reply)
-            try:
-                customer.wait_for(reply, timeout=60)
-                to_customer.append((time.perf_counter() - started) * 1000)
-            except AssertionError:
-                missing.append(f"agent → customer: {reply!r} (sent {datetime.now(timezone.utc):%H:%M:%S})")
-    finally:
-        customer.close()
-    return {
-        "samples": samples,
-        "customer_to_agent": percentiles(to_agent),
-        "agent_to_customer": percentiles(to_customer),
-        "not_arrived_within_60_s": missing,
-    }
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "max_ms": float("nan")}
-    ordered = sorted(values)
-    return {
-        "p50_ms": ordered[len(ordered) // 2],
-        "p95_ms": ordered[int(0.95 * (len(ordered) - 1))],
-        "max_ms": ordered[-1],
-    }
 
 
 @contextlib.contextmanager
@@ -313,73 +188,6 @@ def measure(
             slack.stop()
     return {"setup": name, "topology": topology, "model": model.name, "levels": results,
             "peak_rss_mb": memory, "handoff": handoff, "server_errors": server_errors}  # fmt: skip
-
-
-def error_lines(log_dir: Path, limit: int = 20) -> dict[str, list[str]]:
-    """The distinct error lines each server logged (the reason behind failed requests)."""
-    found: dict[str, list[str]] = {}
-    for log_file in sorted(log_dir.glob("*.log")):
-        lines: list[str] = []
-        for line in log_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            if any(mark in line for mark in ("ERROR", "[error", "Error:", "Exception")):
-                text = line.strip()[-300:]
-                if text not in lines:
-                    lines.append(text)
-        if lines:
-            found[log_file.stem] = lines[:limit]
-    return found
-
-
-def print_table(runs: list[dict[str, Any]]) -> None:
-    print()
-    print("| setup | topology | concurrency | messages | errors | p50 ms | p95 ms | p99 ms | msgs/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for run in runs:
-        for row in run["levels"]:
-            print(
-                f"| {run['setup']} | {run['topology']} | {row['concurrency']} | {row['messages']} "
-                f"| {row['errors']} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['p99_ms']:.0f} "
-                f"| {row['msgs_per_s']:.1f} |"
-            )
-    ratios = ratio_rows(runs)
-    if ratios:
-        print()
-        print("| topology | concurrency | p50 ours / bare | msgs/s ours / bare |")
-        print("|---|---:|---:|---:|")
-        for topology, level, p50, throughput in ratios:
-            print(f"| {topology} | {level} | {p50:.2f} | {throughput:.2f} |")
-    print()
-    for run in runs:
-        memory = ", ".join(f"{name} {mb:.0f} MB" for name, mb in run["peak_rss_mb"].items())
-        print(f"peak memory, {run['setup']} [{run['topology']}]: {memory}")
-        for server, lines in run["server_errors"].items():
-            where = f"{server} [{run['setup']}, {run['topology']}]"
-            print(f"errors logged by {where}: {len(lines)} distinct, first: {lines[0]}")
-        if run["handoff"]:
-            h = run["handoff"]
-            for key, label in (("customer_to_agent", "customer → agent thread"),
-                               ("agent_to_customer", "agent reply → customer")):  # fmt: skip
-                print(
-                    f"handoff, {run['topology']}: {label} p50 {h[key]['p50_ms']:.0f} ms, "
-                    f"p95 {h[key]['p95_ms']:.0f} ms, max {h[key]['max_ms']:.0f} ms ({h['samples']} samples)"
-                )
-            for line in h["not_arrived_within_60_s"]:
-                print(f"handoff, {run['topology']}: NOT ARRIVED within 60 s: {line}")
-
-
-def ratio_rows(runs: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
-    """(topology, concurrency, p50 ratio, throughput ratio) of ours against bare Rasa."""
-    rows = []
-    for ours in (r for r in runs if r["setup"] == "supportbot"):
-        bare = next(
-            (r for r in runs if r["setup"] != "supportbot" and r["topology"] == ours["topology"]), None
-        )
-        if bare is None:
-            continue
-        for mine, theirs in zip(ours["levels"], bare["levels"], strict=True):
-            rows.append((ours["topology"], mine["concurrency"], mine["p50_ms"] / theirs["p50_ms"],
-                         mine["msgs_per_s"] / theirs["msgs_per_s"]))  # fmt: skip
-    return rows
 
 
 def main() -> int:

@@ -106,7 +106,7 @@ class HandoffMoves:
             changed = row.claimed_by != agent_id
             row.status, row.claimed_by, row.claimed_by_name = states.claim(row.status), agent_id, agent_name
             row.claimed_at = row.claimed_at or utcnow()
-            row.customer_updated_at = None
+            row.customer_updated_at = utcnow()  # "… has joined" is the customer's latest update
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
             _notice(session, row.id, "assigned", {"agent": agent_name, "by": by_name, "note": note})
             if changed:

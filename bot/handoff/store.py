@@ -214,7 +214,7 @@ class HandoffStore:
                 )  # fmt: skip
             row.status, row.claimed_by, row.claimed_by_name = states.claim(row.status), agent_id, agent_name
             row.claimed_at = row.claimed_at or utcnow()
-            row.customer_updated_at = None
+            row.customer_updated_at = utcnow()  # "… has joined" is the customer's latest update
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
             enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,

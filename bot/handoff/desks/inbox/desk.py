@@ -72,7 +72,9 @@ class InboxDesk:
         return CardRef(self.channel, ts) if ts else None
 
     async def permalink(self, card: CardRef) -> str:
-        return f"/inbox#card-{card.ts}"
+        """The handoff's place on the inbox page (its section's ``id``, inbox.js)."""
+        handoff = await run_sync(self.store.by_card, card.ts)
+        return f"/inbox#handoff-{handoff.id}" if handoff is not None else "/inbox"
 
     def transcript(
         self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None

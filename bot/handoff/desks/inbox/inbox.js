@@ -84,7 +84,7 @@ function render(handoff) {
     actions.append(el("button", {onclick: () => act(handoff.id, "resolve")}, "Resolve — hand back to bot"));
   }
   const status = String(handoff.status);
-  return el("section", {class: "card", "data-id": String(handoff.id)},
+  return el("section", {class: "card", id: `handoff-${Number(handoff.id)}`, "data-id": String(handoff.id)},
     el("h2", {}, `#${handoff.id} `, el("span", {class: "status " + status.replace(/[^a-z_]/g, "")}, status.replace("_", " ")),
       " ", handoff.card_text),
     facts, el("div", {class: "hint"}, "Conversation so far"), transcript,
