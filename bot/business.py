@@ -78,6 +78,9 @@ class HandoffSettings:
     expected_wait_minutes: float
     internal_note_prefix: str
     business_hours: BusinessHours
+    # A claimed handoff with no agent reply for this long (business minutes) gets an honest
+    # "still looking into it" to the customer (bot/handoff/sla_job.py); 0: never.
+    still_looking_after_minutes: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,15 @@ def _handoff_settings(raw: dict[str, Any]) -> HandoffSettings:
             opens=_clock(hours.get("open", "00:00"), "open"),
             closes=_clock(hours.get("close", "00:00"), "close"),
         ),
+        still_looking_after_minutes=_still_looking(raw.get("still_looking_after_minutes", 10)),
     )
+
+
+def _still_looking(value: Any) -> float:
+    minutes = float(value)
+    if minutes < 0:
+        raise ValueError(f"handoff.still_looking_after_minutes must be 0 (off) or more, not {value!r}")
+    return minutes
 
 
 def _clock(value: Any, key: str) -> time:

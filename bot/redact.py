@@ -50,7 +50,6 @@ _LONG_NUMBER = re.compile(r"(?<![\w])\+?\d(?:[ ()./-]?\d){6,}(?![\w])")
 _ID_WITH_DIGITS = re.compile(r"\b(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{10,}\b")
 
 
-
 def redact(text: str) -> str:
     """Replace card numbers, CVVs, passwords/PINs/one-time codes, IBANs, SSNs, keys and tokens.
 

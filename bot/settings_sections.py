@@ -49,6 +49,13 @@ class PathSettings:
             "another business.yml (default: `business.yml` in the project root)", "SUPPORTBOT_BUSINESS_FILE"
         ),
     )
+    saved_replies_file: Path | None = field(
+        default=None,
+        metadata=meta(
+            "another saved-replies library (default: `saved_replies.yml` in the project root)",
+            "SUPPORTBOT_SAVED_REPLIES_FILE",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,13 @@ class WorkerSettings:
     )
     metrics_queue: str = field(
         default="metrics", metadata=meta("RabbitMQ queue of the metrics", "RABBITMQ_METRICS_QUEUE")
+    )
+    slack_home_refresh_seconds: int = field(
+        default=5,
+        metadata=meta(
+            "seconds between App Home refreshes: each agent's queue view is re-sent only if it changed",
+            "SLACK_HOME_REFRESH_SECONDS",
+        ),
     )
 
     @property
@@ -318,6 +332,10 @@ class Settings:
     @property
     def business_file(self) -> Path:
         return self.paths.business_file or self.paths.project_root / "business.yml"
+
+    @property
+    def saved_replies_file(self) -> Path:
+        return self.paths.saved_replies_file or self.paths.project_root / "saved_replies.yml"
 
     @property
     def database_url(self) -> str:

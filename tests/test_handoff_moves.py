@@ -120,6 +120,7 @@ def test_a_transfer_reposts_the_card_in_the_new_teams_channel_and_links_both_way
     record = relay.store.get(handoff.id)
     assert (record.team, record.desk_channel, record.card_ts) == ("tech", "C0TECH", new["ts"])
     assert record.transferred_from == "billing" and record.routing_why == "transferred by Alex from billing"
+    assert record.earlier_cards == [["C0BILLING", old["ts"]]]  # erase deletes that thread too
     assert "4111" not in (record.transfer_note or "") and "tried" in (record.transfer_note or "")
 
     # The new card: the new team's group mentioned once, the story so far and a link back.

@@ -38,6 +38,7 @@ TEAMS = {
     "returns": {"channel": "C0RETURNS"},
     "night": {"channel": "C0NIGHT"},
     "fiber": {"channel": "C0FIBER"},
+    "german": {"channel": "C0GERMAN"},
     "general": {},
 }  # fmt: skip
 RULES = [
@@ -49,6 +50,7 @@ RULES = [
     {"name": "on X", "team": "social", "when": {"channel": ["twitter", "slack"]}},
     {"name": "returns", "team": "returns", "when": {"open_return": True}},
     {"name": "fiber", "team": "fiber", "when": {"plan": "Fiber*", "channel": "socketio"}},
+    {"name": "german", "team": "german", "when": {"language": ["de", "fr"]}},
     {"name": "default", "team": "general"},
 ]
 
@@ -106,6 +108,17 @@ def test_customer_attribute_rules_plan_vip_and_open_return() -> None:
     assert routed(plan=None)[0] == "general"
 
 
+def test_a_language_rule_matches_the_customers_language() -> None:
+    assert routed(language="de") == ("german", "rule 'german': language de")
+    assert routed(language="fr-CH") == (
+        "german",
+        "rule 'german': language fr",
+    )  # a region counts as its language
+    assert routed(language="en")[0] == "general"
+    assert routed(language=None)[0] == "general"
+    assert routed(language="de", vip=True)[0] == "vip"  # an earlier rule still wins
+
+
 def test_a_business_hours_rule() -> None:
     assert routed(in_hours=False, intent="billing_dispute") == (
         "night",
@@ -158,11 +171,13 @@ def test_without_a_routing_section_nothing_is_routed(tmp_path: Path) -> None:
 def test_customer_facts_from_the_context_packet() -> None:
     customer = {"plan": "Fiber 1000", "preferences": {"vip": True, "language": "en"}}
     orders = [{"returns": [{"status": "refunded"}]}, {"returns": [{"status": "label_sent"}]}]
-    assert customer_facts(customer, orders) == {"plan": "Fiber 1000", "vip": True, "open_return": True}
-    assert customer_facts(None, []) == {"plan": None, "vip": False, "open_return": False}
+    assert customer_facts(customer, orders) == {
+        "plan": "Fiber 1000", "language": "en", "vip": True, "open_return": True,
+    }  # fmt: skip
+    assert customer_facts(None, []) == {"plan": None, "language": None, "vip": False, "open_return": False}
     # Only a real true is VIP (a string "no" in the store must not make someone VIP).
     assert customer_facts({"preferences": {"vip": "no"}}, [{"returns": [{"status": "refunded"}]}]) == {
-        "plan": None, "vip": False, "open_return": False,
+        "plan": None, "language": None, "vip": False, "open_return": False,
     }  # fmt: skip
 
 
@@ -206,8 +221,10 @@ DEFAULT = {"name": "default", "team": "general"}
          r"routing\.rules\[0\]\.when\.business_hours must be 'in' or 'out', not 'night'"),
         (with_rules({"name": "v", "team": "billing", "when": {"vip": "yes"}}, DEFAULT),
          r"routing\.rules\[0\]\.when\.vip must be true or false, not 'yes'"),
-        (with_rules({"name": "l", "team": "billing", "when": {"language": "de"}}, DEFAULT),
-         r"routing\.rules\[0\]\.when has unknown key\(s\) language; known: channel, topic, plan"),
+        (with_rules({"name": "l", "team": "billing", "when": {"lang": "de"}}, DEFAULT),
+         r"routing\.rules\[0\]\.when has unknown key\(s\) lang; known: channel, topic, language, plan"),
+        (with_rules({"name": "l", "team": "billing", "when": {"language": [["de"]]}}, DEFAULT),
+         r"routing\.rules\[0\]\.when\.language must be a name or a list of names"),
         (with_rules({"name": "t", "team": "billing", "when": {"topic": []}}, DEFAULT),
          r"routing\.rules\[0\]\.when\.topic must be a name or a list of names"),
         (with_rules({"name": "b", "team": "billing", "when": {"topic": "billing"}}),

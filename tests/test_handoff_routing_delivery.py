@@ -28,14 +28,17 @@ from bot.customers import CustomerStore
 from bot.customers.models import Customer
 from bot.handoff.desks.slack import SlackDesk
 from bot.handoff.desks.slack.access import SlackAccess
+from bot.handoff.desks.slack.posts import SlackPosts
 from bot.handoff.models import Handoff
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.relay import Relay
 from bot.handoff.routing import RouteFacts, parse_routing_settings, route
 from bot.handoff.settings import SlackSettings
+from bot.handoff.slack_app import build_slack_app
 from bot.handoff.store import POST_CARD, HandoffStore
 from bot.outbox import Outbox, OutboxItem, OutboxWorker, RetryLater, utcnow
 from tests.fakes.slack import FakeSlack
+from tests.support.bolt_app import serving
 from tests.support.bot import write_business_file
 from tests.support.trackers import bot, user
 from tests.test_actions import responses, run
@@ -82,7 +85,7 @@ def slack_relay(store: CustomerStore, slack: FakeSlack) -> Relay:
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
     return Relay(
         HandoffStore(store),
-        SlackDesk(client, HANDOFF_CHANNEL),
+        SlackDesk(client, HANDOFF_CHANNEL, SlackPosts(store)),
         RasaAPI(NOWHERE),
         load_business_settings().handoff,
     )
@@ -230,11 +233,18 @@ def test_a_card_posted_before_a_crash_is_found_in_the_teams_channel(
         slack.lose_answers("chat.postMessage")
         with pytest.raises(RetryLater):
             await relay.deliver(item)
+        slack.flush_events()  # Slack told the app about its own post (message_metadata_posted)
         with relay.store.db.session() as session:  # the worker died holding its lease
             session.execute(update(OutboxItem).values(locked_until=None))
         await drain(relay)
 
-    asyncio.run(scenario())
+    teams = parse_routing_settings(ROUTING).slack_channels()
+    settings = SlackSettings(slack.bot_token, slack.signing_secret, HANDOFF_CHANNEL, api_url=slack.api_url,
+                             team_channels=teams)  # fmt: skip
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    with serving(build_slack_app(relay, settings, client), slack) as url:
+        slack.subscribe_app(url)
+        asyncio.run(scenario())
     assert len(slack.messages("C0BILLING")) == 1  # found by its key there, not posted twice
     assert relay.store.latest_for("maria").card_ts == slack.messages("C0BILLING")[0]["ts"]
 

@@ -106,18 +106,22 @@ class Destination:
             text = await run_sync(texts, False)
             await run_sync(store.desk_post, author=INBOX_AUTHOR, text=text, key=key)
             return
+        from bot.db import Database
+        from bot.handoff.desks.slack.posts import SlackPosts
         from bot.handoff.slack_app import slack_client
 
         client = slack_client(self.slack)
         channel = self.channel or self.slack.channel
-        if check_first and await SlackDesk(client, channel).find_delivery(key, None) is not None:
+        posts = SlackPosts(Database(self.database_url))  # our posts, recorded (Slack is never read back)
+        if check_first and await SlackDesk(client, channel, posts).find_delivery(key, None) is not None:
             return  # this week's digest is already there (a restart, a retry after a lost answer)
         text = await run_sync(texts, True)
         try:
-            await client.chat_postMessage(
+            answer = await client.chat_postMessage(
                 channel=channel, text=text, unfurl_links=False, unfurl_media=False,
                 metadata={"event_type": DELIVERY_EVENT, "event_payload": {"key": key}},
             )  # fmt: skip
+            await run_sync(lambda: posts.record(str(answer["channel"]), str(answer["ts"]), key=key))
         except SlackApiError as exc:
             error = str(exc.response.get("error") if hasattr(exc.response, "get") else exc)
             if exc.response.status_code == 429:

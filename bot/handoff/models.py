@@ -59,6 +59,8 @@ class Handoff(Base):
     # A transfer re-posts the card in the new team's channel; the old card says where it went.
     transferred_from = Column(String(100), nullable=True)  # the previous team's name
     transfer_note = Column(Text, nullable=True)  # redacted (bot.redact)
+    # The cards it had before (``[[channel, ts], …]``): erase deletes those threads too.
+    earlier_cards = Column(JSON, nullable=True)
 
 
 class DeskMessage(Base):

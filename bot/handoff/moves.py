@@ -76,6 +76,8 @@ class HandoffMoves:
             row.status = states.transfer(row.status)
             row.claimed_by = row.claimed_by_name = None
             row.transferred_from, row.transfer_note = from_team, note
+            if old_ts is not None:
+                row.earlier_cards = [*(row.earlier_cards or []), [old_channel or "", old_ts]]
             row.team, row.desk_channel, row.notify_group = team.name, team.channel, team.notify_group
             row.routing_why = f"transferred by {by_name} from {from_team}"
             row.queued_at = utcnow()

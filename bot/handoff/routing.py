@@ -31,7 +31,7 @@ SECTION = "routing"
 # Rasa input channels a rule can name (bot/handoff/desks/labels.py names them for agents).
 CHANNELS = frozenset({"socketio", "rest", "twitter", "slack", "telegram", "facebook", "twilio"})
 HOURS = frozenset({"in", "out"})
-CONDITIONS = ("channel", "topic", "plan", "vip", "open_return", "business_hours")
+CONDITIONS = ("channel", "topic", "language", "plan", "vip", "open_return", "business_hours")
 # Slack id shapes (as bot/handoff/settings.py checks the SLACK_* ones).
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
@@ -51,9 +51,11 @@ class Team:
     name: str
     channel: str | None = None  # None: the handoff channel (SLACK_HANDOFF_CHANNEL)
     notify_group: str | None = None  # Slack user group mentioned once on each new card
-    # Service targets, stored for the SLA reminders (not acted on yet).
+    # Service targets in business minutes from when the customer asked (bot/handoff/sla.py);
+    # the thread gets a reminder ``warn_before_minutes`` before one is due (None: a fifth of it).
     first_reply_minutes: float | None = None
     resolution_minutes: float | None = None
+    warn_before_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,14 @@ class Rule:
     channels: frozenset[str] = frozenset()
     topics: tuple[str, ...] = ()
     plans: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # ISO 639-1 codes ("de", "fr"): the customer's language
     vip: bool | None = None
     open_return: bool | None = None
     business_hours: str | None = None  # "in" | "out"
 
     @property
     def is_catch_all(self) -> bool:
-        return not (self.channels or self.topics or self.plans) and (
+        return not (self.channels or self.topics or self.plans or self.languages) and (
             self.vip is None and self.open_return is None and self.business_hours is None
         )
 
@@ -98,6 +101,9 @@ class RouteFacts:
     intent: str | None = None  # the intent that led to the handoff
     reason: str = ""  # the handoff reason (actions/handoff.py REASONS_BY_INTENT, …)
     plan: str | None = None
+    # The customer's language: the customer store's ``preferences.language`` (a detected
+    # language can be given here when the bot learns one).
+    language: str | None = None
     vip: bool = False
     open_return: bool = False
     in_hours: bool = True
@@ -135,6 +141,11 @@ def _matches(rule: Rule, facts: RouteFacts) -> list[str] | None:
         if topic is None:
             return None
         why.append(topic)
+    if rule.languages:
+        language = (facts.language or "").lower().split("-")[0]
+        if language not in rule.languages:
+            return None
+        why.append(f"language {language}")
     if rule.plans:
         plan = (facts.plan or "").lower()
         if not plan or not any(fnmatchcase(plan, wanted) for wanted in rule.plans):
@@ -166,7 +177,7 @@ def route(settings: RoutingSettings, facts: RouteFacts) -> Route | None:
 
 
 def customer_facts(customer: Mapping[str, Any] | None, orders: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Plan, VIP flag and open return from the context packet's customer and orders (``to_dict`` form).
+    """Plan, language, VIP flag and open return from the context packet's customer and orders.
 
     The VIP flag is the customer store's ``preferences.vip`` (true/false); an open return is one
     whose label was sent or that was received but not refunded yet.
@@ -179,6 +190,7 @@ def customer_facts(customer: Mapping[str, Any] | None, orders: Sequence[Mapping[
     )
     return {
         "plan": (customer or {}).get("plan"),
+        "language": str(preferences.get("language") or "") or None,
         "vip": preferences.get("vip") is True,
         "open_return": open_return,
     }
@@ -222,7 +234,8 @@ def _team(name: str, raw: Any, where: str) -> Team:
         raw = {}
     if not isinstance(raw, Mapping):
         raise _fail(where, key, f"must be a mapping (channel, notify_group, …), not {raw!r}")
-    _only(raw, ("channel", "notify_group", "first_reply_minutes", "resolution_minutes"), where, key)
+    known = ("channel", "notify_group", "first_reply_minutes", "resolution_minutes", "warn_before_minutes")
+    _only(raw, known, where, key)
     channel = str(raw.get("channel") or "").strip() or None
     if channel and not CHANNEL_ID.fullmatch(channel):
         raise _fail(
@@ -240,6 +253,7 @@ def _team(name: str, raw: Any, where: str) -> Team:
         notify_group=group,
         first_reply_minutes=_minutes(raw.get("first_reply_minutes"), where, f"{key}.first_reply_minutes"),
         resolution_minutes=_minutes(raw.get("resolution_minutes"), where, f"{key}.resolution_minutes"),
+        warn_before_minutes=_minutes(raw.get("warn_before_minutes"), where, f"{key}.warn_before_minutes"),
     )
 
 
@@ -295,6 +309,7 @@ def _rule(index: int, raw: Any, teams: Mapping[str, Team], where: str, seen: set
         channels=channels,
         topics=_words(when["topic"], where, f"{at}.topic") if "topic" in when else (),
         plans=_words(when["plan"], where, f"{at}.plan") if "plan" in when else (),
+        languages=_words(when["language"], where, f"{at}.language") if "language" in when else (),
         vip=_flag(when.get("vip"), where, f"{at}.vip"),
         open_return=_flag(when.get("open_return"), where, f"{at}.open_return"),
         business_hours=str(hours).lower() if hours is not None else None,

@@ -32,9 +32,12 @@ from bot.handoff.desks.inbox.accounts import AgentAccounts
 from bot.handoff.desks.inbox.guard import InboxPolicy
 from bot.handoff.desks.inbox.routes import add_agent_command, add_inbox_routes
 from bot.handoff.desks.slack import SlackDesk
+from bot.handoff.desks.slack.home import run_home
+from bot.handoff.desks.slack.posts import SlackPosts
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.relay import Relay
 from bot.handoff.settings import RelaySettings
+from bot.handoff.sla_job import sla_loop
 from bot.handoff.slack_app import build_slack_app, slack_client
 from bot.handoff.store import HandoffStore
 from bot.outbox import OutboxWorker, all_queues
@@ -55,7 +58,7 @@ def mount_relay(app: web.Application, settings: RelaySettings, customers: Custom
     desk: Desk
     if settings.slack is not None:
         client = slack_client(settings.slack)
-        desk = SlackDesk(client, settings.slack.channel)
+        desk = SlackDesk(client, settings.slack.channel, SlackPosts(store.db))
     else:
         desk = InboxDesk(store)
     relay = Relay(store, desk, rasa, handoff_settings)
@@ -101,6 +104,8 @@ def mount_relay(app: web.Application, settings: RelaySettings, customers: Custom
             asyncio.create_task(reading),
             asyncio.create_task(worker.run(stop)),
             asyncio.create_task(_check_timeouts(relay, stop)),
+            asyncio.create_task(sla_loop(store, handoff_settings, stop)),
+            asyncio.create_task(run_home(slack_app, stop)),
         ]
         socket_handler = None
         if slack_app is not None and settings.slack.mode == "socket":

@@ -29,8 +29,13 @@ from bot.db import run_sync
 from bot.handoff.desks.slack import CLAIM, RESOLVE, TRANSCRIPT
 from bot.handoff.desks.slack.access import SlackAccess, origin
 from bot.handoff.desks.slack.checks import allowed_click, log_refusal, on_card, refuse
+from bot.handoff.desks.slack.home import register_home
+from bot.handoff.desks.slack.post_events import register_post_events
+from bot.handoff.desks.slack.posts import SlackPosts
+from bot.handoff.desks.slack.saved_reply_listeners import register_saved_replies
 from bot.handoff.desks.slack.transfer import register_transfer
 from bot.handoff.relay import Relay
+from bot.handoff.saved_replies import load_saved_replies
 from bot.handoff.settings import SlackSettings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +68,9 @@ def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClien
         signing_secret=settings.signing_secret,
         process_before_response=True,
         raise_error_for_unhandled_request=False,
+        # Our own posts' message_metadata_posted must arrive (desks/slack/post_events.py); the
+        # listeners skip the bot's own messages themselves (is_agent_reply).
+        ignoring_self_events_enabled=False,
     )
     access = SlackAccess(client, settings)
     prefix = relay.settings.internal_note_prefix
@@ -116,4 +124,7 @@ def build_slack_app(relay: Relay, settings: SlackSettings, client: AsyncWebClien
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     register_transfer(app, relay, access, client)
+    register_home(app, relay, access, client)
+    register_post_events(app, SlackPosts(relay.store.db))  # our posts and agents' replies, written down
+    register_saved_replies(app, relay, access, client, load_saved_replies())
     return app

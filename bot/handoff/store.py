@@ -71,6 +71,7 @@ class HandoffRecord:
     customer_updated_at: datetime | None = None
     transferred_from: str | None = None
     transfer_note: str | None = None
+    earlier_cards: list[list[str]] | None = None
 
     @property
     def is_active(self) -> bool:

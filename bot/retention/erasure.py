@@ -45,6 +45,7 @@ NOT_ABOUT_CUSTOMERS: dict[str, str] = {
     "x_seen_events": "ids of X events already handled, no content; pruned after retention.x_seen_events_days",
     "retention_audit": "counts of what was removed and an internal customer number, never the data",
     "inbox_agents": "the agents' own accounts, not customers'",
+    "slack_home_views": "which agents opened the Slack app's Home tab (their Slack user ids), no customer",
     "inbox_sessions": "the agents' login sessions",
     "inbox_login_failures": "the agents' failed logins",
 }
@@ -96,9 +97,9 @@ def find_subject(session: Session, who: str) -> Subject:
     )
     conversation_ids = {row.external_id for row in identities} | {c for c in conversations if c}
     handoffs = session.execute(
-        select(Handoff.id, Handoff.conversation_id, Handoff.desk_channel, Handoff.card_ts).where(
-            or_(Handoff.customer_id.in_(ids), Handoff.conversation_id.in_(conversation_ids))
-        )
+        select(
+            Handoff.id, Handoff.conversation_id, Handoff.desk_channel, Handoff.card_ts, Handoff.earlier_cards
+        ).where(or_(Handoff.customer_id.in_(ids), Handoff.conversation_id.in_(conversation_ids)))
     ).all()
     conversation_ids |= {row.conversation_id for row in handoffs}
     orders = set(session.scalars(select(Order.number).where(Order.customer_id.in_(ids))))
@@ -108,7 +109,12 @@ def find_subject(session: Session, who: str) -> Subject:
         emails=emails,
         conversation_ids=frozenset(conversation_ids),
         handoff_ids=frozenset(row.id for row in handoffs),
-        cards=tuple((row.desk_channel, row.card_ts) for row in handoffs if row.desk_channel and row.card_ts),
+        cards=tuple(
+            (channel, ts)
+            for row in handoffs
+            for channel, ts in [(row.desk_channel, row.card_ts), *(row.earlier_cards or [])]
+            if channel and ts
+        ),
         identifiers=frozenset({*emails, *orders, *handles}),
         order_numbers=frozenset(orders),
     )
@@ -152,6 +158,7 @@ def _linked_metric_keys(metric_keys: set[str]) -> Callable[[Table, Subject, Sess
 
 LINKED: dict[str, str] = {
     "desk_messages": "the local inbox's card and thread of each of their handoffs (ts / thread_ts)",
+    "slack_posts": "the record of the Slack cards and threads of their handoffs (ts / thread_ts)",
     "outbox": "items on their queues, for their handoffs, or naming them in the payload",
     "metrics_counted_events": "keys hashed from their conversations' events (bot/metrics/counting.py)",
 }
@@ -161,6 +168,7 @@ def plan(session: Session, subject: Subject, metric_keys: set[str]) -> dict[str,
     """table name -> the WHERE clause of the customer's rows, parents before children."""
     linked = {
         "desk_messages": _linked_desk_messages,
+        "slack_posts": _linked_desk_messages,
         "outbox": _linked_outbox,
         "metrics_counted_events": _linked_metric_keys(metric_keys),
     }

@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, or_, select
 from bot.channels.x_store import XChoices, XSeenEvent
 from bot.customers.models import Conversation
 from bot.db import Database, run_sync
-from bot.handoff.models import DeskMessage, Handoff
+from bot.handoff.models import DeskMessage, Handoff, SlackPost
 from bot.handoff.states import ACTIVE
 from bot.handoff.store import desk_queue
 from bot.outbox import OutboxItem, utcnow
@@ -117,13 +117,15 @@ class Pruner:
             return {}
         ids = [row.id for row in finished]
         cards = [row.card_ts for row in finished if row.card_ts]
-        counts = {"outbox": 0, "desk_messages": 0}
+        counts = {"outbox": 0, "desk_messages": 0, "slack_posts": 0}
         counts["outbox"] = _rows(
             session.execute(delete(OutboxItem).where(OutboxItem.queue.in_(map(desk_queue, ids))))
         )
         if cards:
             thread = or_(DeskMessage.ts.in_(cards), DeskMessage.thread_ts.in_(cards))
             counts["desk_messages"] = _rows(session.execute(delete(DeskMessage).where(thread)))
+            posts = or_(SlackPost.ts.in_(cards), SlackPost.thread_ts.in_(cards))
+            counts["slack_posts"] = _rows(session.execute(delete(SlackPost).where(posts)))
         counts["handoffs"] = _rows(session.execute(delete(Handoff).where(Handoff.id.in_(ids))))
         return counts
 

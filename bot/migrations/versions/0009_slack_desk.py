@@ -24,6 +24,7 @@ HANDOFF_COLUMNS = (
     ("customer_updated_at", sa.DateTime()),
     ("transferred_from", sa.String(length=100)),
     ("transfer_note", sa.Text()),
+    ("earlier_cards", sa.JSON()),
 )
 
 

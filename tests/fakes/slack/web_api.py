@@ -1,11 +1,11 @@
 """The Slack Web API methods the relay calls, over one workspace's recorded messages.
 
 ``auth.test`` (Bolt, once), ``chat.postMessage``, ``chat.update``, ``chat.getPermalink``
-(survey follow-ups), ``users.info`` and ``views.open`` (tests/test_slack_manifest.py keeps that
-list honest), and for ``python -m bot
-erase`` ``conversations.replies`` and ``chat.delete``, for the outbox's reconciliation after a
-crash ``conversations.history`` and ``conversations.replies`` with message ``metadata``; any other
-method answers
+(survey follow-ups), ``users.info``, ``views.open`` and ``views.publish`` (the App Home tab;
+tests/test_slack_manifest.py keeps that list honest), and for ``python -m bot
+erase`` ``chat.delete`` (and ``conversations.replies`` for threads older than the relay's own
+record of its posts); ``conversations.history`` / ``.replies`` with message ``metadata`` stay so
+that tests can show the relay never calls them. Any other method answers
 ``unknown_method``, as Slack does. Handlers run with the fake's lock held and return the JSON
 body (Slack answers API errors with HTTP 200 and ``"ok": false``).
 """
@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
+import time
 import uuid
 from typing import Any
 
@@ -41,6 +43,7 @@ class Workspace:
         self.channels: dict[str, str] = {}
         self.usergroups: dict[str, dict[str, Any]] = {}
         self.ephemerals: list[dict[str, Any]] = []
+        self.home_views: dict[str, dict[str, Any]] = {}  # App Home: the latest view published per user
         self.add_user(self.bot_user_id, "Support Bot", "", self.bot_name)
 
     def add_user(
@@ -267,6 +270,25 @@ class Workspace:
         self.views.append({"id": view_id, "trigger_id": params["trigger_id"], "view": copy.deepcopy(view)})
         return {"ok": True, "view": {"id": view_id, "team_id": self.team_id, **copy.deepcopy(view)}}
 
+    # ------------------------------------------------------------------ App Home (views.publish)
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A user's Home tab: Slack keeps the latest view per user (at most 100 blocks)."""
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        user = str(params.get("user_id") or "")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        view_id = self.home_views.get(user, {}).get("id") or f"V{next(self.sequence):08d}"
+        self.home_views[user] = {"id": view_id, **copy.deepcopy(view)}
+        return {"ok": True, "view": {"id": view_id, "team_id": self.team_id, "hash": self.new_ts(),
+                                     **copy.deepcopy(view)}}  # fmt: skip
+
     def _resolve_channel(self, channel: str) -> str:
         name = channel.lstrip("#")
         return next((cid for cid, cname in self.channels.items() if cname == name), channel)
@@ -280,3 +302,38 @@ def _with_block_ids(blocks: Any) -> Any:
         {**b, "block_id": uuid.uuid4().hex[:5]} if isinstance(b, dict) and "block_id" not in b else b
         for b in blocks
     ]
+
+
+# ------------------------------------------------------------------ rate limits (chat.postMessage)
+
+
+class PostRateLimit:
+    """Slack's per-channel limit on ``chat.postMessage``: about one a second, short bursts allowed.
+
+    A token bucket per channel (``burst`` tokens, refilled at ``per_second``); a post finding it
+    empty is answered HTTP 429 with ``Retry-After`` in whole seconds, as Slack does. Every
+    attempt and every 429 is logged with its time, so a test can check that the client waited
+    as long as it was told to. Used with the fake's lock held.
+    """
+
+    def __init__(self, per_second: float = 1.0, burst: int = 3, clock: Any = None) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self.clock = clock or time.monotonic
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, last refill)
+        self.attempts: list[tuple[str, float]] = []  # (channel, at) of every chat.postMessage
+        self.limited: list[tuple[str, float, int]] = []  # (channel, at, retry_after) of every 429
+
+    def take(self, channel: str) -> int | None:
+        """None if the post may go now (a token is used), else the ``Retry-After`` seconds."""
+        now = self.clock()
+        tokens, last = self._buckets.get(channel, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
+        self.attempts.append((channel, now))
+        if tokens >= 1.0:
+            self._buckets[channel] = (tokens - 1.0, now)
+            return None
+        self._buckets[channel] = (tokens, now)
+        retry_after = max(1, math.ceil((1.0 - tokens) / self.per_second))
+        self.limited.append((channel, now, retry_after))
+        return retry_after

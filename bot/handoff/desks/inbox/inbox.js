@@ -6,6 +6,7 @@
 // /inbox/api/session in the X-CSRF-Token header as JSON (the server refuses anything else).
 "use strict";
 const drafts = {};
+const saved = {};  // handoff id -> {query, replies, pick, nonce}: the saved-reply preview (saved replies below)
 let csrf = null;
 let timer = null;
 const $ = (id) => document.getElementById(id);
@@ -83,16 +84,66 @@ function render(handoff) {
     if (handoff.status !== "claimed") actions.append(el("button", {onclick: () => act(handoff.id, "claim")}, "Claim"));
     actions.append(el("button", {onclick: () => act(handoff.id, "resolve")}, "Resolve — hand back to bot"));
   }
+  const savedRow = open ? savedReplies(handoff.id) : "";
   const status = String(handoff.status);
   return el("section", {class: "card", id: `handoff-${Number(handoff.id)}`, "data-id": String(handoff.id)},
     el("h2", {}, `#${handoff.id} `, el("span", {class: "status " + status.replace(/[^a-z_]/g, "")}, status.replace("_", " ")),
       " ", handoff.card_text),
     facts, el("div", {class: "hint"}, "Conversation so far"), transcript,
-    el("div", {class: "hint"}, "Since the handoff"), thread, actions);
+    el("div", {class: "hint"}, "Since the handoff"), thread, actions, savedRow);
 }
 
-async function refresh() {
-  if (document.activeElement && document.activeElement.tagName === "TEXTAREA") return;
+// --- saved replies (bot/handoff/desks/inbox/saved_replies.py): search, preview, Send once -----
+
+async function findSaved(id, query) {
+  const url = `/inbox/api/handoffs/${encodeURIComponent(id)}/saved-replies?q=${encodeURIComponent(query)}`;
+  const response = await fetch(url, {credentials: "same-origin"});
+  if (response.status === 401) return showLogin("Your session ended; log in again.");
+  if (!response.ok) return alert(await problem(response));
+  const nonce = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  saved[id] = {query, replies: (await response.json()).replies, pick: 0, nonce};
+  refresh(true);
+}
+
+async function sendSaved(id) {
+  const state = saved[id];
+  const reply = state && state.replies[state.pick];
+  if (!reply) return;
+  const response = await post(`/inbox/api/handoffs/${encodeURIComponent(id)}/saved-reply`,
+    {reply: reply.id, order: reply.order, nonce: state.nonce});
+  if (response.status === 401) return showLogin("Your session ended; log in again.");
+  if (!response.ok) alert(await problem(response));
+  delete saved[id];
+  refresh(true);
+}
+
+function savedReplies(id) {
+  const state = saved[id];
+  const search = el("input", {placeholder: "Find a saved reply (e.g. tracking)", class: "saved-search"});
+  search.value = state ? state.query : "";
+  const row = el("div", {class: "actions saved"}, search,
+    el("button", {onclick: () => findSaved(id, search.value)}, "Find saved reply"));
+  if (!state) return row;
+  const box = el("div", {class: "saved-preview"});
+  if (!state.replies.length) box.append(el("div", {class: "hint"}, "No saved reply matches."));
+  else {
+    const menu = el("select", {});
+    state.replies.forEach((reply, index) => menu.append(el("option", {value: String(index)}, reply.title)));
+    menu.value = String(state.pick);
+    menu.onchange = () => { state.pick = Number(menu.value); refresh(true); };
+    const reply = state.replies[state.pick];
+    box.append(menu, el("div", {class: "hint"}, "Preview — only you see this until you send it:"));
+    if (reply.text !== null) box.append(el("div", {class: "line"}, reply.text),
+      el("button", {class: "primary", onclick: () => sendSaved(id)}, "Send saved reply"));
+    else for (const line of reply.problems) box.append(el("div", {class: "line notice"}, "Can't send: " + line));
+  }
+  box.append(el("button", {onclick: () => { delete saved[id]; refresh(true); }}, "Cancel"));
+  return el("div", {}, row, box);
+}
+
+async function refresh(force) {
+  const typing = document.activeElement && ["TEXTAREA", "INPUT", "SELECT"].includes(document.activeElement.tagName);
+  if (typing && force !== true) return;
   const response = await fetch("/inbox/api/handoffs", {credentials: "same-origin"});
   if (response.status === 401) return showLogin("Your session ended; log in again.");
   if (!response.ok) return;

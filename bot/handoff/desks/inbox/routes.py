@@ -42,7 +42,9 @@ from bot.handoff.desks.inbox.guard import (
     refuse,
     set_session_cookie,
 )
+from bot.handoff.desks.inbox.saved_replies import add_saved_reply_routes
 from bot.handoff.relay import Relay
+from bot.handoff.saved_replies import load_saved_replies
 from bot.handoff.states import HandoffStatus
 from bot.handoff.store import HandoffRecord, HandoffStore
 from bot.settings import project_root
@@ -101,6 +103,7 @@ def add_inbox_routes(
     app.router.add_get("/inbox/api/session", _session)
     app.router.add_get("/inbox/api/handoffs", _list)
     app.router.add_post("/inbox/api/handoffs/{id:\\d+}/{verb:reply|claim|resolve}", _act)
+    add_saved_reply_routes(app, relay, load_saved_replies())  # bot/handoff/desks/inbox/saved_replies.py
 
 
 def _asset(name: str) -> str:

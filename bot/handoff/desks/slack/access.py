@@ -56,9 +56,13 @@ NOT_AN_AGENT = "not-in-agent-group"
 UNKNOWN_USER = "unknown-user"
 NOT_OWNER = "not-the-owner"
 
-# Requests that come from no channel: a modal's submit, the App Home tab and its buttons. They
-# pass the workspace check only; their listeners check the person (check_agent) themselves.
-CHANNELLESS = frozenset({"view_submission", "view_closed", "block_actions", "event app_home_opened"})
+# Requests that come from no channel: a modal's submit, the App Home tab's buttons. They pass the
+# workspace check only; their listeners check the person (check_agent) themselves.
+CHANNELLESS = frozenset({"view_submission", "view_closed", "block_actions"})
+# The Home tab opening names the app's own DM with the person (a ``D…`` id), never a handoff
+# channel; our own posts' metadata events come from wherever we posted (a digest or survey
+# channel too). Both get the workspace check only; their listeners check the rest.
+ANY_CHANNEL = frozenset({"event app_home_opened", "event message_metadata_posted"})
 
 NOTHING_DONE = "Nothing was changed and nothing was sent to the customer."
 TELL = {
@@ -130,12 +134,12 @@ def origin(body: Mapping[str, Any]) -> Origin:
         event.get("source_team"),
         _get(profile, "team"),
     }
-    user = event.get("user") if event else _get(body, "user", "id")
+    user = event.get("user") if event else (_get(body, "user", "id") or body.get("user_id"))  # or a command's
     channel = (
         event.get("channel") or event.get("channel_id") or _get(body, "channel", "id")
         or _get(body, "container", "channel_id") or body.get("channel_id")  # a slash command's
     )  # fmt: skip
-    kind = f"event {event.get('type')}" if event else str(body.get("type"))
+    kind = f"event {event.get('type')}" if event else str(body.get("type") or body.get("command"))
     return Origin(
         kind=kind,
         teams=frozenset(str(t) for t in teams if t),
@@ -197,7 +201,7 @@ class SlackAccess:
         team = await self.team()
         if not where.teams or where.teams != {team}:
             return Refusal(FOREIGN_TEAM)
-        if where.channel is None and where.kind in CHANNELLESS:
+        if (where.channel is None and where.kind in CHANNELLESS) or where.kind in ANY_CHANNEL:
             return None
         if not self.channel_allowed(where.channel):
             return Refusal(FOREIGN_CHANNEL)

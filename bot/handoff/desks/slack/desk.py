@@ -7,21 +7,29 @@ in the log which setting to change, and the ones no retry of *this* message can 
 (``PERMANENT_ERRORS``) become ``GiveUp``: a dead letter, not a queue blocked for good.
 
 ``chat.postMessage`` has no idempotency key, so every post carries the outbox item's key
-in Slack message metadata (``DELIVERY_EVENT``); after a crash or a timeout the relay asks
-:meth:`SlackDesk.find_delivery` (``conversations.replies`` / ``conversations.history``,
-covered by the history scopes the app already has) before posting again.
+in Slack message metadata (``DELIVERY_EVENT``) and is written down in our own table
+(bot/handoff/desks/slack/posts.py) when Slack answers, and again when Slack's
+``message_metadata_posted`` event arrives (the answer may have been lost); after a crash or a
+timeout the relay asks :meth:`SlackDesk.find_delivery`, which looks the key up there. Slack is
+never read back (``conversations.history`` / ``.replies`` are limited to one request a minute
+for apps outside the Marketplace). Posts are spaced per channel (bot/handoff/desks/slack/pacing.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.db import run_sync
 from bot.handoff.desks.base import CardRef, CardState, Notice
 from bot.handoff.desks.slack.card import card_blocks, card_text
+from bot.handoff.desks.slack.pacing import ChannelPacer
+from bot.handoff.desks.slack.posts import SlackPosts
 from bot.handoff.desks.slack.thread import customer_message_text, status_text
 from bot.handoff.desks.slack.transcript import transcript_modal
 from bot.outbox import GiveUp, RetryLater
@@ -43,10 +51,9 @@ PERMANENT_ERRORS = {
     "invalid_metadata_schema", "metadata_too_large", "thread_not_found", "is_archived",
 }  # fmt: skip
 UNKNOWN_AGENT = "A member of our team"
-# The message-metadata event type of our posts; its payload is {"key": <outbox item key>}.
+# The message-metadata event type of our posts; its payload is {"key": <outbox item key>}
+# (and "thread_ts" for a thread reply, so the event alone says where the post is).
 DELIVERY_EVENT = "hearthlink_delivery"
-# Pages of 200 messages searched for a post in doubt (bot/outbox.py OutboxRecord.in_doubt).
-SEARCH_PAGES = 10
 
 
 class SlackDesk:
@@ -54,9 +61,20 @@ class SlackDesk:
 
     name = "slack"
 
-    def __init__(self, client: AsyncWebClient, channel: str) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        posts: SlackPosts | None = None,
+        *,
+        pacer: ChannelPacer | None = None,
+    ) -> None:
+        """``posts``: where our posts are written down and looked up after a crash (without it a
+        post in doubt is sent again: at least once); ``pacer``: the per-channel post schedule."""
         self.client = client
         self.channel = channel
+        self.posts = posts
+        self.pacer = pacer or ChannelPacer()
         self._names: dict[str, str] = {}
 
     async def show_card(
@@ -106,33 +124,15 @@ class SlackDesk:
     async def find_delivery(
         self, key: str, card: CardRef | None, *, channel: str | None = None
     ) -> CardRef | None:
-        """Our post carrying ``key``: in ``card``'s thread, or (``card`` None) a top-level post in the
-        channel (``channel``, default the handoff channel).
+        """Our post carrying ``key`` (``card``'s thread reply, or a top-level post in ``channel``), as
+        written down when Slack answered or when its ``message_metadata_posted`` event came.
 
-        The newest ``SEARCH_PAGES`` pages are searched, without a time bound (no clock is trusted):
-        an item in doubt was posted moments before the crash, so its post is among the newest.
+        No Slack call: what we posted is in our table (bot/handoff/desks/slack/posts.py).
         """
-        cursor = None
-        for _ in range(SEARCH_PAGES):
-            if card is not None:
-                page = await self._call(
-                    self.client.conversations_replies, channel=card.channel, ts=card.ts,
-                    include_all_metadata=True, limit=200, cursor=cursor,
-                )  # fmt: skip
-            else:
-                page = await self._call(
-                    self.client.conversations_history, channel=channel or self.channel,
-                    include_all_metadata=True, limit=200, cursor=cursor,
-                )  # fmt: skip
-            for message in page.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if metadata.get("event_type") == DELIVERY_EVENT and payload.get("key") == key:
-                    return CardRef(card.channel if card else channel or self.channel, str(message["ts"]))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-        return None  # not in the newest pages searched: taken as not posted (at least once)
+        if self.posts is None:
+            return None  # nowhere to look: posted again, at least once
+        post = await run_sync(self.posts.find, key)
+        return CardRef(post.channel, post.ts) if post is not None else None
 
     def transcript(
         self, packet: Mapping[str, Any], lines: Sequence[Mapping[str, Any]] | None = None
@@ -160,13 +160,40 @@ class SlackDesk:
         key: str | None = None,
         channel: str | None = None,
     ) -> CardRef:
-        metadata = {"event_type": DELIVERY_EVENT, "event_payload": {"key": key}} if key else None
-        response = await self._call(
-            self.client.chat_postMessage,
-            channel=channel or self.channel, text=text, blocks=blocks, thread_ts=thread_ts,
-            unfurl_links=False, unfurl_media=False, metadata=metadata,
-        )  # fmt: skip
-        return CardRef(str(response["channel"]), str(response["ts"]))
+        """Post in the channel's turn (the pacer), then write the post down (``self.posts``)."""
+        where = channel or self.channel
+        turn = key or f"unkeyed:{uuid.uuid4().hex}"  # the slot's holder while this post waits
+        # Asked again after the wait: a 429 meanwhile (``hold``) moves the slot.
+        while (wait := self.pacer.slot(where, turn)) > 0:
+            if wait > self.pacer.max_wait:  # queued in the outbox, not in this process
+                raise RetryLater(f"pacing posts in {where} (Slack: about 1 a second)", retry_after=wait)
+            await asyncio.sleep(wait)
+        metadata = None
+        if key:
+            payload = {"key": key, **({"thread_ts": thread_ts} if thread_ts else {})}
+            metadata = {"event_type": DELIVERY_EVENT, "event_payload": payload}
+        try:
+            response = await self._call(
+                self.client.chat_postMessage,
+                channel=where, text=text, blocks=blocks, thread_ts=thread_ts,
+                unfurl_links=False, unfurl_media=False, metadata=metadata,
+            )  # fmt: skip
+        except RetryLater as exc:
+            if _status(exc) == 429:  # another process posts here too: the whole channel waits
+                self.pacer.hold(where, exc.retry_after or 1.0)
+            raise
+        except GiveUp:
+            self.pacer.done(where, turn)
+            raise
+        self.pacer.done(where, turn)
+        posted = CardRef(str(response["channel"]), str(response["ts"]))
+        if self.posts is not None:
+            message = response.get("message") or {}
+            await run_sync(
+                self.posts.record, posted.channel, posted.ts,
+                thread_ts=str(message.get("thread_ts") or thread_ts or "") or None, key=key,
+            )  # fmt: skip
+        return posted
 
     @staticmethod
     async def _call(method: Any, **kwargs: Any) -> Any:
@@ -186,3 +213,9 @@ class SlackDesk:
             raise RetryLater(f"Slack error {status} {error}" + (f": {hint}" if hint else "")) from exc
         except (OSError, TimeoutError) as exc:  # aiohttp/connection errors derive from OSError
             raise RetryLater(f"Slack unreachable: {exc!r}") from exc
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of the Slack error behind a ``RetryLater`` (None: not an HTTP answer)."""
+    cause = exc.__cause__
+    return cause.response.status_code if isinstance(cause, SlackApiError) else None
