@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
 from actions.handoff import ActionHandoff
 from bot.customers import CustomerStore
@@ -22,22 +21,17 @@ from bot.handoff.store import HandoffStore
 from bot.surveys.models import AFTER_AGENT, CSAT
 from bot.surveys.store import NewSurvey, SurveyStore
 from tests.fakes.slack import FakeSlack
-from tests.support.bot import write_business_file
+from tests.support.desk_rig import drain_desk as drain
+from tests.support.desk_rig import use_routing
 from tests.support.trackers import user
 from tests.test_actions import run
-from tests.test_handoff_routing_delivery import HANDOFF_CHANNEL, ROUTING, drain, slack_relay
+from tests.test_handoff_routing_delivery import HANDOFF_CHANNEL, ROUTING, slack_relay
 
 
 @pytest.fixture
 def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CustomerStore:
     """The demo customers, and business.yml routing billing questions to C0BILLING."""
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", store.url)
-    path = write_business_file(tmp_path / "business.yml")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["routing"] = ROUTING
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(path))
-    return store
+    return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
 @pytest.fixture

@@ -16,23 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
-from bot.business import load_business_settings
 from bot.customers import CustomerStore
-from bot.handoff.desks.slack import SlackDesk
 from bot.handoff.models import Handoff
-from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.relay import Relay, thread_summary
 from bot.handoff.routing import RouteFacts, load_routing_settings, route
 from bot.handoff.states import HandoffStatus
-from bot.handoff.store import SAY_TO_CUSTOMER, HandoffRecord, HandoffStore
+from bot.handoff.store import SAY_TO_CUSTOMER, HandoffRecord
 from bot.outbox import OutboxItem, utcnow
 from tests.fakes.slack import FakeSlack
-from tests.support.bot import write_business_file
-from tests.test_handoff_routing_delivery import drain
+from tests.support.desk_rig import desk_relay, use_routing
+from tests.support.desk_rig import drain_desk as drain
 
 HANDOFF_CHANNEL = "C0HANDOFF"
 NOWHERE = "http://127.0.0.1:9"
@@ -51,13 +46,7 @@ ROUTING = {
 
 @pytest.fixture(autouse=True)
 def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CustomerStore:
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", store.url)
-    path = write_business_file(tmp_path / "business.yml")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["routing"] = ROUTING
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(path))
-    return store
+    return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
 @pytest.fixture
@@ -72,11 +61,7 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def relay_for(store: CustomerStore, slack: FakeSlack) -> Relay:
-    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-    handoffs = HandoffStore(store)
-    return Relay(
-        handoffs, SlackDesk(client, HANDOFF_CHANNEL), RasaAPI(NOWHERE), load_business_settings().handoff
-    )
+    return desk_relay(store, slack, HANDOFF_CHANNEL)
 
 
 def billing_handoff(relay: Relay, conversation: str = "maria") -> HandoffRecord:

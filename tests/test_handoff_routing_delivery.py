@@ -11,35 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import update
 
 from actions.handoff import ActionHandoff
-from bot.business import load_business_settings
 from bot.customers import CustomerStore
 from bot.customers.models import Customer
-from bot.handoff.desks.slack import SlackDesk
 from bot.handoff.desks.slack.access import SlackAccess
-from bot.handoff.desks.slack.posts import SlackPosts
 from bot.handoff.models import Handoff
-from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.relay import Relay
 from bot.handoff.routing import RouteFacts, parse_routing_settings, route
 from bot.handoff.settings import SlackSettings
 from bot.handoff.slack_app import build_slack_app
 from bot.handoff.store import POST_CARD, HandoffStore
-from bot.outbox import Outbox, OutboxItem, OutboxWorker, RetryLater, utcnow
+from bot.outbox import OutboxItem, RetryLater, utcnow
 from tests.fakes.slack import FakeSlack
 from tests.support.bolt_app import serving
-from tests.support.bot import write_business_file
+from tests.support.desk_rig import desk_relay, use_routing
+from tests.support.desk_rig import drain_desk as drain
 from tests.support.trackers import bot, user
 from tests.test_actions import responses, run
 
@@ -63,13 +58,7 @@ ROUTING = {
 
 @pytest.fixture(autouse=True)
 def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CustomerStore:
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", store.url)
-    path = write_business_file(tmp_path / "business.yml")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["routing"] = ROUTING
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(path))
-    return store
+    return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
 @pytest.fixture
@@ -82,24 +71,7 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def slack_relay(store: CustomerStore, slack: FakeSlack) -> Relay:
-    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-    return Relay(
-        HandoffStore(store),
-        SlackDesk(client, HANDOFF_CHANNEL, SlackPosts(store)),
-        RasaAPI(NOWHERE),
-        load_business_settings().handoff,
-    )
-
-
-async def drain(relay: Relay, deadline: float = 15) -> None:
-    """Deliver what goes to the desk (the customer side has no Rasa here)."""
-    desk = Outbox(relay.store.db.session, prefixes=("desk:",))
-    worker = OutboxWorker(desk, relay.deliver, interval=0.01, max_attempts=5, timeout=5)
-    ends = time.monotonic() + deadline
-    while desk.pending_count():
-        assert time.monotonic() < ends, "the outbox did not drain"
-        await worker.run_once()
-        await asyncio.sleep(0.02)
+    return desk_relay(store, slack, HANDOFF_CHANNEL)
 
 
 def make_vip(store: CustomerStore, sender: str) -> None:

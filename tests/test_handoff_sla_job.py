@@ -37,10 +37,10 @@ from bot.handoff.store import SAY_TO_CUSTOMER, HandoffRecord, HandoffStore
 from bot.outbox import OutboxItem
 from tests.fakes.slack import FakeSlack
 from tests.support import ROOT
-from tests.support.bot import write_business_file
+from tests.support.desk_rig import drain_desk as drain
+from tests.support.desk_rig import use_routing
 from tests.support.trackers import user
 from tests.test_actions import run
-from tests.test_handoff_routing_delivery import drain
 
 HANDOFF_CHANNEL = "C0HANDOFF"
 NOWHERE = "http://127.0.0.1:9"  # no Rasa: customer messages stay in the outbox, where the tests read them
@@ -63,13 +63,7 @@ MENTION = re.compile(r"<!(?:subteam\^[^>|]+|here|channel|everyone)[^>]*>")
 
 @pytest.fixture(autouse=True)
 def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CustomerStore:
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", store.url)
-    path = write_business_file(tmp_path / "business.yml")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["routing"] = ROUTING
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(path))
-    return store
+    return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
 @pytest.fixture

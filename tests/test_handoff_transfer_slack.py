@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.business import load_business_settings
@@ -32,8 +31,8 @@ from bot.handoff.slack_app import build_slack_app
 from bot.handoff.states import HandoffStatus
 from bot.handoff.store import HandoffRecord, HandoffStore
 from tests.fakes.slack import FakeSlack
-from tests.support.bolt_app import drain_desk, serving
-from tests.support.bot import write_business_file
+from tests.support.bolt_app import serving
+from tests.support.desk_rig import drain_desk, use_routing
 from tests.support.slack_desk import handoff_id
 
 HANDOFF_CHANNEL, BILLING, TECH = "C0HANDOFF", "C0BILLING", "C0TECH"
@@ -48,13 +47,7 @@ ROUTING = {
 
 @pytest.fixture(autouse=True)
 def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CustomerStore:
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", store.url)
-    path = write_business_file(tmp_path / "business.yml")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["routing"] = ROUTING
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(path))
-    return store
+    return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
 @dataclass

@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
@@ -47,8 +42,10 @@ from bot.handoff.relay import Relay
 from bot.handoff.settings import SlackSettings
 from bot.handoff.slack_app import build_slack_app, slack_client
 from bot.handoff.store import SAY_TO_CUSTOMER, HandoffRecord, HandoffStore
-from bot.outbox import Outbox, OutboxItem, OutboxWorker
+from bot.outbox import OutboxItem
 from tests.fakes.slack import FakeSlack
+from tests.support.bolt_app import serving
+from tests.support.desk_rig import drain_desk as drain
 
 CHANNEL = "C0HANDOFF"
 AGENTS = "S0AGENTS"
@@ -81,39 +78,8 @@ def running_app(slack: FakeSlack, store: CustomerStore) -> Iterator[str]:
         slack.bot_token, slack.signing_secret, CHANNEL, mode, slack.app_token, slack.api_url,
         agent_group=AGENTS, lead_users=frozenset({"ULEAD"}),
     )  # fmt: skip
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def start() -> tuple[Any, str]:
-        app = build_slack_app(relay_for(store, slack), settings, slack_client(settings))
-        if slack.socket_mode:
-            handler = AsyncSocketModeHandler(app, slack.app_token)
-            await handler.connect_async()
-            return handler, ""
-
-        async def events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
-
-        web_app = web.Application()
-        web_app.router.add_post("/slack/events", events)
-        runner = web.AppRunner(web_app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        return runner, f"http://127.0.0.1:{port}/slack/events"
-
-    server, url = asyncio.run_coroutine_threadsafe(start(), loop).result(20)
-    try:
-        if slack.socket_mode:
-            slack.wait_for(lambda: slack.socket.connections()[1] == 1)
+    with serving(build_slack_app(relay_for(store, slack), settings, slack_client(settings)), slack) as url:
         yield url
-    finally:
-        stop = server.close_async() if slack.socket_mode else server.cleanup()
-        asyncio.run_coroutine_threadsafe(stop, loop).result(15)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
 
 
 @pytest.fixture(params=["http", "socket"])
@@ -126,17 +92,6 @@ def desk(request: pytest.FixtureRequest, store: CustomerStore) -> Iterator[Desk]
         slack.add_usergroup(AGENTS, "agents", ["UALEX", "USAM"])
         with running_app(slack, store) as url:
             yield Desk(slack, store, url)
-
-
-async def drain(relay: Relay, deadline: float = 15) -> None:
-    """Deliver what goes to the desk (cards, thread notices)."""
-    outbox = Outbox(relay.store.db.session, prefixes=("desk:",))
-    worker = OutboxWorker(outbox, relay.deliver, interval=0.01, max_attempts=5, timeout=5)
-    ends = time.monotonic() + deadline
-    while outbox.pending_count():
-        assert time.monotonic() < ends, "the outbox did not drain"
-        await worker.run_once()
-        await asyncio.sleep(0.02)
 
 
 def settle(desk: Desk) -> None:

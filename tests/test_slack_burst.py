@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
@@ -40,7 +39,7 @@ from bot.handoff.routing import RouteFacts, parse_routing_settings, route
 from bot.handoff.store import HandoffStore
 from bot.outbox import DEAD, Outbox, OutboxItem, OutboxWorker
 from tests.fakes.slack import FakeSlack
-from tests.support.bot import write_business_file
+from tests.support.desk_rig import use_routing
 
 HANDOFF_CHANNEL = "C0HANDOFF"
 BILLING = "C0BILLING"
@@ -60,13 +59,7 @@ OUR_RATE, OUR_BURST = 10.0, 7
 
 @pytest.fixture(autouse=True)
 def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CustomerStore:
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", store.url)
-    path = write_business_file(tmp_path / "business.yml")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["routing"] = ROUTING
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(path))
-    return store
+    return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
 @pytest.fixture

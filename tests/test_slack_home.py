@@ -17,10 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
@@ -37,10 +33,9 @@ from bot.handoff.settings import SlackSettings
 from bot.handoff.slack_app import build_slack_app
 from bot.handoff.store import HandoffRecord, HandoffStore
 from bot.outbox import Outbox, OutboxWorker
-from tests.fakes.server import ThreadedServer
 from tests.fakes.slack import FakeSlack
-from tests.support.bot import write_business_file
-from tests.test_slack_socket_mode_protocol import connected
+from tests.support.bolt_app import BoltServer, connected
+from tests.support.desk_rig import use_routing
 
 HANDOFF_CHANNEL = "C0HANDOFF"
 NOWHERE = "http://127.0.0.1:9"  # no Rasa: the customer side is never delivered here
@@ -60,31 +55,7 @@ ROUTING = {
 
 @pytest.fixture(autouse=True)
 def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CustomerStore:
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", store.url)
-    path = write_business_file(tmp_path / "business.yml")
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["routing"] = ROUTING
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(path))
-    return store
-
-
-class BoltServer(ThreadedServer):
-    """The relay's ``/slack/events`` route, as bot/handoff/server.py mounts it, on its own thread."""
-
-    def __init__(self, slack_app: AsyncApp) -> None:
-        super().__init__()
-        self.slack_app = slack_app
-
-    def build_app(self) -> web.Application:
-        async def events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(
-                await self.slack_app.async_dispatch(await to_bolt_request(request))
-            )
-
-        app = web.Application()
-        app.router.add_post("/slack/events", events)
-        return app
+    return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
 @dataclass

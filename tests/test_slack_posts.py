@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -36,30 +34,22 @@ from bot.handoff.relay import Relay
 from bot.handoff.settings import SlackSettings
 from bot.handoff.slack_app import build_slack_app
 from bot.handoff.store import POST_CARD, POST_THREAD, HandoffStore
-from bot.outbox import OutboxItem, OutboxRecord, OutboxWorker, RetryLater
+from bot.outbox import OutboxItem, OutboxWorker, RetryLater
 from bot.retention.slack_cleanup import delete_threads
-from tests.fakes.server import ThreadedServer
 from tests.fakes.slack import FakeSlack
+from tests.support.bolt_app import BoltServer
+from tests.test_outbox_delivery import open_handoff, take
 
 CHANNEL = "C0HANDOFF"
 NOWHERE = "http://127.0.0.1:9"  # no Rasa: the customer side is never reached
 READ_BACK = ("conversations.history", "conversations.replies")
 
 
-class SlackEndpoint(ThreadedServer):
+class SlackEndpoint(BoltServer):
     """The relay's ``POST /slack/events`` (its real Bolt app) on a thread of its own, like the worker."""
 
     def __init__(self, relay: Relay, settings: SlackSettings, client: AsyncWebClient) -> None:
-        super().__init__()
-        self.bolt = build_slack_app(relay, settings, client)
-
-    def build_app(self) -> web.Application:
-        async def events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(await self.bolt.async_dispatch(await to_bolt_request(request)))
-
-        app = web.Application()
-        app.router.add_post("/slack/events", events)
-        return app
+        super().__init__(build_slack_app(relay, settings, client))
 
     @property
     def url(self) -> str:
@@ -91,20 +81,6 @@ def endpoint(store: CustomerStore, slack: FakeSlack) -> Iterator[SlackEndpoint]:
     with SlackEndpoint(new_relay(store, slack), settings, client) as served:
         slack.subscribe_app(served.url)
         yield served
-
-
-def open_handoff(relay: Relay, conversation: str) -> int:
-    record, created = relay.store.open_handoff(
-        conversation_id=conversation, channel="socketio", customer_id=None, reason="asked",
-        packet={"transcript": []}, relay_after=100.0,
-    )  # fmt: skip
-    assert created
-    return record.id
-
-
-def take(relay: Relay, kind: str) -> OutboxRecord:
-    [item] = [i for i in relay.store.outbox().take_due(lease=60) if i.kind == kind]
-    return item
 
 
 def crash(relay: Relay) -> None:

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk import WebClient
 
 from bot.handoff.settings import SlackSettings
 from bot.handoff.slack_app import slack_client
 from tests.fakes.slack import FakeSlack
+from tests.support.bolt_app import connected
 
 CHANNEL = "C0HANDOFF"
 CLAIM_BUTTON = {"type": "button", "action_id": "claim", "text": {"type": "plain_text", "text": "Claim"}}
@@ -62,27 +60,6 @@ class Listener:
             self.fail_next -= 1
             raise RuntimeError("listener failed (as if the database were down)")
         self.seen.append((kind, value))
-
-
-@contextmanager
-def connected(app: AsyncApp, app_token: str) -> Iterator[AsyncSocketModeHandler]:
-    """The real handler connected from its own event loop thread (the fake has its own)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def start() -> AsyncSocketModeHandler:
-        handler = AsyncSocketModeHandler(app, app_token)
-        await handler.connect_async()
-        return handler
-
-    handler = asyncio.run_coroutine_threadsafe(start(), loop).result(15)
-    try:
-        yield handler
-    finally:
-        asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(15)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ Why: most desk tests need the listeners (bot/handoff/slack_app.py) but not Rasa.
 served exactly as bot/handoff/server.py mounts it — ``POST /slack/events`` through Bolt's
 aiohttp adapter, or the real ``AsyncSocketModeHandler`` on the fake's WebSocket — on an event
 loop thread of its own, so the test's synchronous fake-Slack calls can wait for answers.
-:func:`drain_desk` then delivers what the listeners queued for the desk.
+tests/support/desk_rig.py ``drain_desk`` then delivers what the listeners queued for the desk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,8 +19,6 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.handoff.relay import Relay
-from bot.outbox import Outbox, OutboxWorker
 from tests.fakes.server import ThreadedServer
 from tests.fakes.slack import FakeSlack
 
@@ -75,14 +72,3 @@ def serving(app: AsyncApp, slack: FakeSlack) -> Iterator[str]:
     else:
         with BoltServer(app) as server:
             yield f"{server.base_url}/slack/events"
-
-
-async def drain_desk(relay: Relay, deadline: float = 15) -> None:
-    """Deliver what goes to the desk (cards, updates, thread posts); the customer side has no Rasa."""
-    outbox = Outbox(relay.store.db.session, prefixes=("desk:",))
-    worker = OutboxWorker(outbox, relay.deliver, interval=0.01, max_attempts=5, timeout=5)
-    ends = time.monotonic() + deadline
-    while outbox.pending_count():
-        assert time.monotonic() < ends, "the outbox did not drain"
-        await worker.run_once()
-        await asyncio.sleep(0.02)
