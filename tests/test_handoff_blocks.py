@@ -288,6 +288,7 @@ def test_buttons_follow_the_handoff_state() -> None:
     assert [b["action_id"] for b in claimed] == [CLAIM, HAND_BACK, TRANSFER, RESOLVE, TRANSCRIPT]
     assert [b["text"]["text"] for b in claimed[:2]] == ["Take over", "Hand back to queue"]
     assert "*Claimed by Alex Kim*" in all_text(claimed_blocks)
+    assert "· handoff #42" in all_text(claimed_blocks)  # the number /saved-reply takes
 
     moved = card_blocks(packet, CardState(42, "waiting", team="billing", moved_to="tech"))
     assert [b["action_id"] for b in buttons(moved)] == [TRANSCRIPT]  # the old card after a transfer

@@ -100,6 +100,7 @@ def _status_line(state: CardState) -> str:
         line = ":alarm_clock: *Timed out* — no one claimed it in time"
     else:
         line = ":crescent_moon: *After hours* — no agents on shift"
+    line += f" · handoff #{state.handoff_id}"  # what /saved-reply <number> takes
     if state.note:
         line += "\n_" + clean(state.note, 500) + "_"
     return line
