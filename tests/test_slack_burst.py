@@ -13,7 +13,8 @@ deployment whose guess of Slack's burst is a little high, it meets a few 429s at
 must honour them (the channel waits ``Retry-After``, then posts without a burst).
 
 The parts are the real ones (Relay, SlackDesk, OutboxWorker, the real slack_sdk client over
-HTTP) on real SQLite and PostgreSQL; no Rasa (the customer side is not reached).
+HTTP, the relay's Bolt app receiving Slack's 250 ``message_metadata_posted`` events over HTTP or
+Socket Mode) on real SQLite and PostgreSQL; no Rasa (the customer side is not reached).
 """
 
 from __future__ import annotations
@@ -33,12 +34,16 @@ from bot.customers import CustomerStore
 from bot.handoff.desks.slack import SlackDesk
 from bot.handoff.desks.slack.pacing import ChannelPacer
 from bot.handoff.desks.slack.posts import SlackPosts
+from bot.handoff.models import SlackPost
 from bot.handoff.rasa_api import RasaAPI
 from bot.handoff.relay import Relay
 from bot.handoff.routing import RouteFacts, parse_routing_settings, route
+from bot.handoff.settings import SlackSettings
+from bot.handoff.slack_app import build_slack_app
 from bot.handoff.store import HandoffStore
 from bot.outbox import DEAD, Outbox, OutboxItem, OutboxWorker
 from tests.fakes.slack import FakeSlack
+from tests.support.bolt_app import serving
 from tests.support.desk_rig import use_routing
 
 HANDOFF_CHANNEL = "C0HANDOFF"
@@ -62,9 +67,10 @@ def use_store(store: CustomerStore, monkeypatch: pytest.MonkeyPatch, tmp_path: P
     return use_routing(store, monkeypatch, tmp_path, ROUTING)
 
 
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(rate_limit=True) as fake:
+@pytest.fixture(params=["http", "socket"])
+def slack(request: pytest.FixtureRequest) -> Iterator[FakeSlack]:
+    """Slack with its rate limits on; it tells the app about each post over HTTP or Socket Mode."""
+    with FakeSlack(rate_limit=True, socket_mode=request.param == "socket") as fake:
         fake.limit_rate(per_second=SLACK_RATE, burst=SLACK_BURST)
         fake.add_channel(HANDOFF_CHANNEL, "support")
         fake.add_channel(BILLING, "billing")
@@ -112,10 +118,14 @@ def test_fifty_handoffs_at_once_arrive_complete_in_order_without_a_retry_storm(
     desk = SlackDesk(client, HANDOFF_CHANNEL, SlackPosts(use_store), pacer=pacer)
     relay = Relay(handoffs, desk, RasaAPI(NOWHERE), load_business_settings().handoff)
     channels = open_burst(handoffs)
-
-    started = time.monotonic()
-    asyncio.run(deliver_all(relay, deadline=80))
-    took = time.monotonic() - started
+    settings = SlackSettings(slack.bot_token, slack.signing_secret, HANDOFF_CHANNEL, api_url=slack.api_url,
+                             team_channels=frozenset({BILLING}))  # fmt: skip
+    with serving(build_slack_app(relay, settings, client), slack) as url:
+        slack.subscribe_app(url)
+        started = time.monotonic()
+        asyncio.run(deliver_all(relay, deadline=80))
+        took = time.monotonic() - started
+        slack.flush_events()
 
     # Every card in its team's channel, once; its thread: the how-to, then the 3 messages in order.
     for conversation, channel in channels.items():
@@ -142,6 +152,12 @@ def test_fifty_handoffs_at_once_arrive_complete_in_order_without_a_retry_storm(
         (c, round(at - first, 3), r) for c, at, r in limited
     ]  # no retry storm: at most 5 % refused
     assert not calls.get("conversations.history") and not calls.get("conversations.replies")
+    # Slack's 250 metadata events reached the app and changed nothing: each post recorded once.
+    with use_store.session() as session:
+        recorded = session.scalar(
+            select(func.count()).select_from(SlackPost).where(SlackPost.author == "bot")
+        )
+    assert recorded == posts and len(slack.metadata_deliveries()) == posts
 
     # Retry-After honoured: after a 429, nothing new went to that channel until it had passed
     # (requests already on the wire when it was answered, within 0.2 s, aside).
