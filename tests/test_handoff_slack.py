@@ -84,7 +84,10 @@ def customer_as(bot: BotProcesses, customers: CustomerStore, demo: str | None) -
     return customer
 
 
-def card_for(slack: FakeSlack, conversation_id: str, timeout: float = 15) -> dict[str, Any]:
+def card_for(slack: FakeSlack, conversation_id: str, timeout: float = 40) -> dict[str, Any]:
+    """The conversation's card. The desk posts about one message a second per channel, as Slack
+    allows (bot/handoff/desks/slack/pacing.py), and this module's handoffs share one channel, so a
+    new card can wait behind earlier threads' posts: seen in CI at just over 15 s on 2 busy cores."""
     return slack.wait_for(
         lambda: next(
             (m for m in slack.messages(CHANNEL) if conversation_id in json.dumps(m.get("blocks"))), None
