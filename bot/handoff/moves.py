@@ -13,19 +13,16 @@ old thread, in order, and everything after goes to the new one.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.db import Sessions
 from bot.handoff import states
 from bot.handoff.models import Handoff
 from bot.handoff.routing import Team
 from bot.handoff.store import (
-    PAUSE_BOT,
     POST_CARD,
-    POST_THREAD,
     SAY_TO_CUSTOMER,
     UPDATE_CARD,
     HandoffRecord,
+    HandoffStore,
     _record,
     customer_queue,
     desk_queue,
@@ -38,13 +35,6 @@ from bot.responses import render
 TRANSFER_NOTES = "desk.transfer_notes"
 NOTE_LIMIT = 500
 NO_TEAM = "the handoff channel"
-
-
-def _notice(session: Any, handoff_id: int, notice: str, fields: dict[str, Any]) -> None:
-    enqueue(
-        session, desk_queue(handoff_id), POST_THREAD,
-        {"handoff_id": handoff_id, "kind": "notice", "notice": notice, "fields": fields},
-    )  # fmt: skip
 
 
 def clean_note(note: str | None) -> str | None:
@@ -95,30 +85,8 @@ class HandoffMoves:
         self, handoff_id: int, agent_id: str, agent_name: str, *, by_name: str, note: str | None
     ) -> HandoffRecord | None:
         """Give it to a named agent: they own it as if they had claimed it, and are told in the thread."""
-        note = clean_note(note)
-        with self.db.session() as session:
-            row = session.get(Handoff, handoff_id)
-            if row is None or not states.can_claim(row.status):
-                return None
-            if states.claim_pauses_bot(row.status):
-                enqueue(
-                    session, customer_queue(row.conversation_id), PAUSE_BOT,
-                    {"handoff_id": row.id, "conversation_id": row.conversation_id},
-                )  # fmt: skip
-            changed = row.claimed_by != agent_id
-            row.status, row.claimed_by, row.claimed_by_name = states.claim(row.status), agent_id, agent_name
-            row.claimed_at = row.claimed_at or utcnow()
-            row.customer_updated_at = utcnow()  # "… has joined" is the customer's latest update
-            enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
-            _notice(session, row.id, "assigned", {"agent": agent_name, "by": by_name, "note": note})
-            if changed:
-                enqueue(
-                    session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
-                    {"handoff_id": row.id, "conversation_id": row.conversation_id,
-                     "text": render("utter_agent_joined", agent_name=agent_name),
-                     "agent_name": agent_name, "agent_id": agent_id, "notice": True},
-                )  # fmt: skip
-            return _record(row)
+        fields = {"agent": agent_name, "by": by_name, "note": clean_note(note)}
+        return HandoffStore(self.db).claim(handoff_id, agent_id, agent_name, announce=("assigned", fields))
 
     def hand_back(self, handoff_id: int) -> HandoffRecord | None:
         """The owner goes off shift: back to the team's queue, the customer told honestly."""
@@ -131,7 +99,7 @@ class HandoffMoves:
             row.claimed_by = row.claimed_by_name = None
             row.queued_at, row.customer_updated_at = utcnow(), None
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
-            _notice(session, row.id, "handed_back", {"agent": previous})
+            HandoffStore._notice(session, row.id, "handed_back", {"agent": previous})
             enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
                 {"handoff_id": row.id, "conversation_id": row.conversation_id,

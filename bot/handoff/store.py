@@ -165,6 +165,12 @@ class HandoffStore:
             ).first()
             return _record(row) if row else None
 
+    def list_active(self) -> list[HandoffRecord]:
+        """Every waiting or claimed handoff, oldest first (the App Home queue reads it once a round)."""
+        with self.db.session() as session:
+            rows = session.scalars(select(Handoff).where(Handoff.status.in_(ACTIVE)).order_by(Handoff.id))
+            return [_record(row) for row in rows]
+
     def list_recent(self, limit: int = 50) -> list[HandoffRecord]:
         with self.db.session() as session:
             rows = session.scalars(select(Handoff).order_by(Handoff.id.desc()).limit(limit))
@@ -191,23 +197,27 @@ class HandoffStore:
             row = session.get(Handoff, handoff_id)
             row.desk_channel, row.card_ts = desk_channel, card_ts
 
-    def claim(self, handoff_id: int, agent_id: str, agent_name: str) -> HandoffRecord | None:
+    def claim(
+        self, handoff_id: int, agent_id: str, agent_name: str, *, announce: tuple[str, Any] | None = None
+    ) -> HandoffRecord | None:
         """Make the agent the owner; None if the handoff is already resolved or unknown.
 
-        Claiming one that timed out pauses the bot again: a person is back on it.
+        Claiming one that timed out pauses the bot again: a person is back on it. ``announce``:
+        a notice (kind, fields) for the thread instead of "taken over", e.g. when a lead assigns
+        it (bot/handoff/moves.py); it is posted even if the agent already had it.
         """
         with self.db.session() as session:
             row = session.get(Handoff, handoff_id)
             if row is None or not states.can_claim(row.status):
                 return None
             if row.status == HandoffStatus.CLAIMED and row.claimed_by == agent_id:
+                if announce is not None:
+                    self._notice(session, row.id, *announce)
                 return _record(row)  # a double click changes nothing
-            if row.status == HandoffStatus.CLAIMED:  # a lead takes over (access.py allowed it)
-                enqueue(
-                    session, desk_queue(row.id), POST_THREAD,
-                    {"handoff_id": row.id, "kind": "notice", "notice": "taken_over",
-                     "fields": {"agent": agent_name, "previous": row.claimed_by_name}},
-                )  # fmt: skip
+            if row.status == HandoffStatus.CLAIMED and announce is None:  # a lead takes over (access.py)
+                self._notice(
+                    session, row.id, "taken_over", {"agent": agent_name, "previous": row.claimed_by_name}
+                )
             if states.claim_pauses_bot(row.status):
                 enqueue(
                     session, customer_queue(row.conversation_id), PAUSE_BOT,
@@ -217,6 +227,8 @@ class HandoffStore:
             row.claimed_at = row.claimed_at or utcnow()
             row.customer_updated_at = utcnow()  # "… has joined" is the customer's latest update
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
+            if announce is not None:
+                self._notice(session, row.id, *announce)
             enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
                 {
@@ -343,11 +355,18 @@ class HandoffStore:
         The kind and fields are stored, not text: each desk words and formats it itself.
         """
         with self.db.session() as session:
-            return enqueue(
-                session, desk_queue(handoff_id), POST_THREAD,
-                {"handoff_id": handoff_id, "kind": "notice", "notice": str(notice), "fields": fields or {}},
-                dedupe_key=dedupe_key,
-            )  # fmt: skip
+            return self._notice(session, handoff_id, str(notice), fields, dedupe_key=dedupe_key)
+
+    @staticmethod
+    def _notice(
+        session: Any, handoff_id: int, notice: str, fields: Any = None, *, dedupe_key: str | None = None
+    ) -> bool:
+        """Queue a thread notice inside the caller's transaction."""
+        return enqueue(
+            session, desk_queue(handoff_id), POST_THREAD,
+            {"handoff_id": handoff_id, "kind": "notice", "notice": notice, "fields": fields or {}},
+            dedupe_key=dedupe_key,
+        )  # fmt: skip
 
     # --- outbox ------------------------------------------------------------------------
 

@@ -41,7 +41,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import run_sync
-from bot.handoff import states
 from bot.handoff.desks.slack.access import NOTHING_DONE, Origin, Refusal, SlackAccess, origin
 from bot.handoff.desks.slack.checks import log_refusal
 from bot.handoff.desks.slack.home_view import (
@@ -53,11 +52,11 @@ from bot.handoff.desks.slack.home_view import (
     view_hash,
     visible,
 )
-from bot.handoff.models import Handoff, SlackHomeView
+from bot.handoff.models import SlackHomeView
 from bot.handoff.relay import Relay
 from bot.handoff.routing import RoutingSettings, load_routing_settings
 from bot.handoff.sla import sla_status
-from bot.handoff.states import ACTIVE, HandoffStatus
+from bot.handoff.states import HandoffStatus
 from bot.handoff.store import HandoffRecord, HandoffStore
 from bot.outbox import utcnow
 from bot.settings import settings as process_settings
@@ -75,18 +74,6 @@ _PUBLISHERS: weakref.WeakKeyDictionary[AsyncApp, HomePublisher] = weakref.WeakKe
 
 
 # --------------------------------------------------------------------------- database
-
-
-def open_handoffs(store: HandoffStore) -> list[HandoffRecord]:
-    """Every waiting or claimed handoff, oldest first (one query per round, shared by all viewers)."""
-    with store.db.session() as session:
-        rows = session.scalars(select(Handoff).where(Handoff.status.in_(ACTIVE)).order_by(Handoff.id))
-        return [_record(row) for row in rows]
-
-
-def _record(row: Handoff) -> HandoffRecord:
-    values = {column.name: getattr(row, column.name) for column in Handoff.__table__.columns}
-    return HandoffRecord(**{**values, "status": states.parse(values["status"])})
 
 
 def known_viewers(store: HandoffStore) -> dict[str, str | None]:
@@ -184,7 +171,7 @@ class HomePublisher:
         """Publish ``user_id``'s view if it changed (or ``force``); True if it was sent."""
         now = utcnow()
         if items is None:
-            items = self.items(await run_sync(open_handoffs, self.relay.store), now)
+            items = self.items(await run_sync(self.relay.store.list_active), now)
         viewer = await self.viewer(user_id, where)
         view = home_view(items, viewer, now)
         digest = view_hash(view)
@@ -222,7 +209,7 @@ class HomePublisher:
         viewers = await run_sync(known_viewers, self.relay.store)
         if not viewers:
             return 0
-        items = self.items(await run_sync(open_handoffs, self.relay.store), utcnow())
+        items = self.items(await run_sync(self.relay.store.list_active), utcnow())
         sent = 0
         for user_id, last_hash in viewers.items():
             try:
