@@ -21,7 +21,6 @@ message) is never counted or relayed twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -36,7 +35,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import run_sync
+from bot.event_wakeups import TimerWakeups, wakeups_for
 from bot.rabbitmq_stream import follow_rabbitmq
+from bot.rasa_store_kinds import is_sql
 from bot.settings import expand
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def event_source(endpoints_file: Path, queue: str | None = None) -> EventSource:
     kind = str(broker.get("type", "")).lower()
     if kind == "pika":
         return _rabbitmq(endpoints_file, broker, queue)
-    if kind != "sql":
+    if not is_sql("event_broker", broker):
         raise EventSourceError(
             f"{endpoints_file}: the handoff relay and the metrics service follow Rasa's events through "
             "its event broker; add `event_broker: {type: SQL, dialect: sqlite, db: .data/broker.db}` "
@@ -178,9 +179,10 @@ async def consume(
 
     The one way a consumer (the relay, the metrics) reads the broker, whichever it is:
     an SQL broker table is read from this consumer's own ``cursor`` kept in ``cursors``
-    (polled every ``interval`` seconds); RabbitMQ is read from the consumer's own durable
-    queue, ``source.queue``, and each message is acknowledged after ``on_event`` returns
-    (``cursor`` and ``cursors`` are not used: the queue itself is the position).
+    (woken by new rows where the database can tell, else polled every ``interval`` s);
+    RabbitMQ is read from the consumer's own durable queue, ``source.queue``, and each
+    message is acknowledged after ``on_event`` returns (``cursor`` and ``cursors`` are not
+    used: the queue itself is the position).
     """
     if source.kind == "rabbitmq":
         if not source.queue:
@@ -203,24 +205,34 @@ async def follow(
     """Feed every new broker-table event to ``on_event`` until ``stop`` is set (see consume).
 
     ``cursor`` names this consumer's position in ``store`` (each consumer has its own).
+    With nothing to read it waits for a sign of a write (bot/event_wakeups.py): a commit to
+    the SQLite file, a PostgreSQL NOTIFY, else ``interval``.
     """
     position = await run_sync(store.position, cursor) or 0
-    while not stop.is_set():
-        try:
-            batch = await run_sync(stream.read_after, position)
-            for row_id, sender_id, data in batch:
-                await on_event(sender_id, data)
-                position = row_id
-            if batch:
-                await run_sync(store.advance, cursor, position)
+    wakeups = wakeups_for(stream.engine, interval)
+    try:
+        while not stop.is_set():
+            try:
+                batch = await run_sync(stream.read_after, position)
+                for row_id, sender_id, data in batch:
+                    await on_event(sender_id, data)
+                    position = row_id
+                if batch:
+                    await run_sync(store.advance, cursor, position)
+                    continue
+            except Exception:
+                logger.exception("event stream: failed after position %s; retrying in 1 s", position)
+                position = await _saved_position(store, cursor, position)
+                await asyncio.sleep(1)
                 continue
-        except Exception:
-            logger.exception("event stream: failed after position %s; retrying in 1 s", position)
-            position = await _saved_position(store, cursor, position)
-            await asyncio.sleep(1)
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            try:
+                await wakeups.wait(stop)
+            except Exception:  # e.g. the LISTEN connection dropped: the timer still works
+                logger.exception("event stream: waiting for new events failed; polling every %s s", interval)
+                wakeups.close()
+                wakeups = TimerWakeups(interval)
+    finally:
+        wakeups.close()
 
 
 async def _saved_position(store: CursorStore, cursor: str, fallback: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +16,14 @@ from tests.support.bot import whole_bot
 
 
 @pytest.fixture(scope="module")
-def running_bot(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
+def bot_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bot-data")
+
+
+@pytest.fixture(scope="module")
+def running_bot(trained_model: Path, bot_data: Path) -> Iterator[BotProcesses]:
     """Rasa and the action server only: the conversation itself, no relay."""
-    with whole_bot(trained_model, tmp_path_factory.mktemp("bot-data"), relay=False) as processes:
+    with whole_bot(trained_model, bot_data, relay=False) as processes:
         yield processes
 
 
@@ -32,6 +39,26 @@ def test_multi_turn_conversation_with_a_known_customer(running_bot: BotProcesses
     assert "shipped" in status and "UPS" in status and "1Z999AA10123456784" in status
     started = texts(running_bot, "maria", "I want to return order HL-100982")
     assert "started return" in started and "m***@example.com" in started
+
+
+def test_every_event_is_stored_and_published_once_in_order(running_bot: BotProcesses, bot_data: Path) -> None:
+    """Rasa runs on our tracker store and broker (endpoints.yml): nothing silently in memory."""
+    for message in ("hi", "how long does delivery take?", "thanks!"):
+        assert texts(running_bot, "olga", message)
+    api = requests.get(
+        f"{running_bot.api_url}/conversations/olga/tracker", params=running_bot.api_params, timeout=10
+    ).json()["events"]
+
+    def stored(db: str) -> list[tuple[str, float]]:
+        with sqlite3.connect(bot_data / db) as connection:
+            rows = connection.execute(
+                "SELECT data FROM events WHERE sender_id = 'olga' ORDER BY id"
+            ).fetchall()
+        return [(json.loads(d)["event"], json.loads(d)["timestamp"]) for (d,) in rows]
+
+    expected = [(e["event"], e["timestamp"]) for e in api]
+    assert stored("tracker.db") == expected
+    assert stored("broker.db") == expected
 
 
 def test_troubleshooting_then_handoff(running_bot: BotProcesses) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.rasa_store_kinds import is_sql
 from bot.settings import expand
 
 BATCH = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
@@ -50,7 +51,7 @@ def rasa_stores(endpoints: Path, data_directory: Path) -> RasaStores:
     for section in ("tracker_store", "event_broker"):
         store = config.get(section) or {}
         kind = str(store.get("type", "")).lower()
-        if kind == "sql":
+        if is_sql(section, store):
             urls.append(_sql_url(store, data_directory))
         else:
             urls.append(None)
