@@ -21,6 +21,9 @@ from typing import Any
 
 from rasa.core.brokers.sql import SQLEventBroker
 from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
+
+from bot.db import pooled_sqlite_engine
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,12 @@ NOTIFY_CHANNEL = "supportbot_events"
 
 class BatchedSQLEventBroker(SQLEventBroker):
     """``SQLEventBroker`` with :meth:`publish_many` (one commit) and a PostgreSQL NOTIFY."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            self.engine = pooled_sqlite_engine(self.engine.url)  # WAL, pooled: see bot.db
+            self.sessionmaker = sessionmaker(bind=self.engine)
 
     def publish(self, event: dict[str, Any]) -> None:
         """One event (Rasa calls this where it has no batch, e.g. ``rasa export``)."""

@@ -23,7 +23,8 @@ It stays correct when it is not the only writer:
   tracker is dropped and rebuilt from the database.
 
 Rows are written exactly as ``SQLTrackerStore`` writes them (same table, same columns), so
-the export, erasure, metrics and retention code read them unchanged.
+the export, erasure, metrics and retention code read them unchanged. A SQLite file is
+opened with pooled connections in WAL mode (``bot.db.pooled_sqlite_engine``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func
+from sqlalchemy.orm import sessionmaker
+
+from bot.db import pooled_sqlite_engine
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +79,9 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         super().__init__(domain, **kwargs)
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
+            self.engine = pooled_sqlite_engine(self.engine.url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         self.cache_size = int(cache_size)
         self.cache_idle_seconds = float(cache_idle_seconds)
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
