@@ -33,10 +33,14 @@ import yaml
 # installed with the bot, so Hugging Face must not phone home; tokenizers' own threads fight
 # Rasa's for the cores (and warn after a fork); Rasa 3.6 sends usage telemetry to its vendor
 # by default and prints a banner about it on the first run (RASA_TELEMETRY_ENABLED=true opts in).
+# One OpenMP thread (torch's MiniLM pass, BLAS): on 2 cores a second thread spins against the
+# event loop and the other processes; measured (issue 14, bench/latency.py, one process) the
+# same p50 at one conversation, ~25 % more messages/s at ten and less CPU per message.
 LIBRARY_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
     "RASA_TELEMETRY_ENABLED": "false",
+    "OMP_NUM_THREADS": "1",
 }
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 def apply_all() -> None:
     """Apply every speed-up; each is idempotent and keeps Rasa's behaviour."""
-    from bot.speedups import action_schema, parse_threads
+    from bot.speedups import action_schema, dialogue_states, parse_threads
 
     action_schema.apply()
+    dialogue_states.apply()
     parse_threads.apply()
