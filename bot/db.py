@@ -60,7 +60,16 @@ def engine_options(url: str) -> dict[str, Any]:
 
 
 def new_engine(url: str, **extra: Any) -> Engine:
-    """A fresh engine (callers that need their own pool, e.g. the migrations)."""
+    """A fresh engine (callers that need their own pool, e.g. the migrations).
+
+    A SQLite file gets a real pool: SQLAlchemy 1.4's default for one, ``NullPool``, opens a
+    connection (and sets its pragmas) per transaction, which was a quarter of the worker's
+    CPU per message in a profile (bench/README.md).
+    """
+    if is_sqlite(url) and ":memory:" not in url and url.rstrip("/") != "sqlite:" and "poolclass" not in extra:
+        from sqlalchemy.pool import QueuePool
+
+        extra = {"poolclass": QueuePool, "pool_size": 2, "max_overflow": 8, **extra}
     engine = create_engine(url, future=True, **{**engine_options(url), **extra})
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_for_several_processes)

@@ -21,8 +21,10 @@ message) is never counted or relayed twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +45,9 @@ from bot.settings import expand
 logger = logging.getLogger(__name__)
 
 CURSOR = "rasa-event-broker"
+CURSOR_SAVE_SECONDS = 1.0
 OnEvent = Callable[[str, dict[str, Any]], Awaitable[object]]
+OnBatch = Callable[[list[tuple[str, dict[str, Any]]]], Awaitable[object]]
 
 
 class EventSourceError(ValueError):
@@ -157,7 +161,9 @@ class SQLEventStream:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"check_same_thread": False, "timeout": 15}}
+        from sqlalchemy.pool import QueuePool  # a connection per read was measurable (bot.db)
+
+        return {"connect_args": {"check_same_thread": False, "timeout": 15}, "poolclass": QueuePool}
     return {"pool_pre_ping": True}
 
 
@@ -174,8 +180,12 @@ async def consume(
     cursor: str = CURSOR,
     cursors: CursorStore | None = None,
     interval: float = 0.2,
+    on_batch: OnBatch | None = None,
 ) -> None:
     """Feed every event Rasa publishes to ``on_event``, once, until ``stop`` is set.
+
+    ``on_batch``, if given, takes the events an SQL broker read returned, all at once and
+    in order, instead of ``on_event`` (a consumer that can handle them in one transaction).
 
     The one way a consumer (the relay, the metrics) reads the broker, whichever it is:
     an SQL broker table is read from this consumer's own ``cursor`` kept in ``cursors``
@@ -191,7 +201,9 @@ async def consume(
         return
     if cursors is None:
         raise EventSourceError(f"{source.url}: an SQL broker consumer needs a cursor store")
-    await follow(SQLEventStream(source.url), cursors, on_event, stop, interval, cursor=cursor)
+    await follow(
+        SQLEventStream(source.url), cursors, on_event, stop, interval, cursor=cursor, on_batch=on_batch
+    )
 
 
 async def follow(
@@ -201,6 +213,7 @@ async def follow(
     stop: asyncio.Event,
     interval: float = 0.2,
     cursor: str = CURSOR,
+    on_batch: OnBatch | None = None,
 ) -> None:
     """Feed every new broker-table event to ``on_event`` until ``stop`` is set (see consume).
 
@@ -209,20 +222,29 @@ async def follow(
     the SQLite file, a PostgreSQL NOTIFY, else ``interval``.
     """
     position = await run_sync(store.position, cursor) or 0
+    saved, saved_at = position, time.monotonic()
     wakeups = wakeups_for(stream.engine, interval)
     try:
         while not stop.is_set():
             try:
                 batch = await run_sync(stream.read_after, position)
-                for row_id, sender_id, data in batch:
+                if batch and on_batch is not None:
+                    await on_batch([(sender_id, data) for _, sender_id, data in batch])
+                    position = batch[-1][0]
+                for row_id, sender_id, data in batch if on_batch is None else ():
                     await on_event(sender_id, data)
                     position = row_id
-                if batch:
+                # The position is saved when the consumer catches up, and at least every
+                # CURSOR_SAVE_SECONDS while busy: not one commit per batch. Consumers are
+                # idempotent, so a crash only means events seen again, never lost.
+                if position != saved and (not batch or time.monotonic() - saved_at >= CURSOR_SAVE_SECONDS):
                     await run_sync(store.advance, cursor, position)
+                    saved, saved_at = position, time.monotonic()
+                if batch:
                     continue
             except Exception:
                 logger.exception("event stream: failed after position %s; retrying in 1 s", position)
-                position = await _saved_position(store, cursor, position)
+                position = saved = await _saved_position(store, cursor, position)
                 await asyncio.sleep(1)
                 continue
             try:
@@ -233,6 +255,9 @@ async def follow(
                 wakeups = TimerWakeups(interval)
     finally:
         wakeups.close()
+        if position != saved:
+            with contextlib.suppress(Exception):
+                await run_sync(store.advance, cursor, position)
 
 
 async def _saved_position(store: CursorStore, cursor: str, fallback: int) -> int:

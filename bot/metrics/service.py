@@ -44,14 +44,17 @@ def mount_metrics(
     app[STATE] = {"counted": 0, "source": events.url.split("@")[-1], "queue": events.queue}
 
     async def on_event(sender_id: str, event: dict[str, Any]) -> None:
-        if await run_sync(store.record, sender_id, event):
-            app[STATE]["counted"] += 1
+        await on_batch([(sender_id, event)])
+
+    async def on_batch(events: list[tuple[str, dict[str, Any]]]) -> None:
+        app[STATE]["counted"] += await run_sync(store.record_many, events)
 
     async def counting(_app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
         reading = consume(
-            events, on_event, stop, cursor=CURSOR, cursors=StreamCursors(store.db), interval=poll_interval
-        )
+            events, on_event, stop, cursor=CURSOR, cursors=StreamCursors(store.db), interval=poll_interval,
+            on_batch=on_batch,
+        )  # fmt: skip
         task = asyncio.create_task(reading)
         housekeeping = asyncio.create_task(_forget_old_keys(store, stop))
         logger.info("metrics: counting events from %s", app[STATE]["source"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, delete, select
+from sqlalchemy import Column, Integer, String, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import Base, Sessions
@@ -46,6 +46,18 @@ class CountedEvent(Base):
     day = Column(String(10), nullable=False, index=True)
 
 
+# Plain SQL that SQLite (>= 3.24) and PostgreSQL both run. Why not the dialects' insert():
+# its ON CONFLICT statements were compiled anew for every event (SQLAlchemy 1.4 does not
+# cache them), a third of the worker's Python time per message in a py-spy profile.
+_NEW_KEY = text(
+    f"INSERT INTO {CountedEvent.__tablename__} (key, day) VALUES (:key, :day) ON CONFLICT (key) DO NOTHING"
+)
+_COUNT = text(
+    f"INSERT INTO {DailyCount.__tablename__} (day, name, label, value) VALUES (:day, :name, :label, 1) "
+    f"ON CONFLICT (day, name, label) DO UPDATE SET value = {DailyCount.__tablename__}.value + 1"
+)
+
+
 class MetricsStore:
     """Record events and read the counters back."""
 
@@ -61,26 +73,30 @@ class MetricsStore:
         counter at 8 (measured), which is how a metrics-consumer restart, delivering its
         backlog at once, lost a customer message.
         """
-        counts = counts_for(event)
-        if not counts:
-            return False
-        day, key = event_day(event), event_key(sender_id, event)
+        return self.record_many([(sender_id, event)]) == 1
+
+    def record_many(self, events: list[tuple[str, dict[str, Any]]]) -> int:
+        """Count several events in one transaction; how many moved a counter (see :meth:`record`).
+
+        Why: the consumer reads Rasa's events in batches (a message is ~6 events); one
+        commit per batch instead of one per counted event took most of the worker's CPU
+        per message off (bench/README.md).
+        """
+        counted = 0
         with self.db.session() as session:
-            insert = _insert_for(session)
-            new_key = session.execute(
-                insert(CountedEvent).values(key=key, day=day).on_conflict_do_nothing(index_elements=["key"])
-            )
-            if new_key.rowcount != 1:
-                return False  # counted before (a redelivery), or right now by another consumer
-            for name, label in counts:
-                upsert = insert(DailyCount).values(day=day, name=name, label=label[:200], value=1)
+            _insert_for(session)  # refuses a database without ON CONFLICT, naming the setting
+            for sender_id, event in events:
+                counts = counts_for(event)
+                if not counts:
+                    continue
+                day, key = event_day(event), event_key(sender_id, event)
+                if session.execute(_NEW_KEY, {"key": key, "day": day}).rowcount != 1:
+                    continue  # counted before (a redelivery), or right now by another consumer
                 session.execute(
-                    upsert.on_conflict_do_update(
-                        index_elements=["day", "name", "label"],
-                        set_={"value": DailyCount.__table__.c.value + 1},
-                    )
+                    _COUNT, [{"day": day, "name": n, "label": label[:200]} for n, label in counts]
                 )
-        return True
+                counted += 1
+        return counted
 
     def daily(self, since: date) -> dict[str, dict[str, dict[str, int]]]:
         """``{day: {name: {label: value}}}`` for days from ``since`` on."""
