@@ -64,12 +64,14 @@ def new_engine(url: str, **extra: Any) -> Engine:
 
     A SQLite file gets a real pool: SQLAlchemy 1.4's default for one, ``NullPool``, opens a
     connection (and sets its pragmas) per transaction, which was a quarter of the worker's
-    CPU per message in a profile (bench/README.md).
+    CPU per message in a profile (bench/README.md). Roomy: a writer holds its connection
+    while it waits for SQLite's lock, and a caller waiting for a free connection must not
+    stall the desk's 50 parallel deliveries (tests/test_slack_burst.py).
     """
     if is_sqlite(url) and ":memory:" not in url and url.rstrip("/") != "sqlite:" and "poolclass" not in extra:
         from sqlalchemy.pool import QueuePool
 
-        extra = {"poolclass": QueuePool, "pool_size": 2, "max_overflow": 8, **extra}
+        extra = {"poolclass": QueuePool, "pool_size": 10, "max_overflow": 40, **extra}
     engine = create_engine(url, future=True, **{**engine_options(url), **extra})
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_for_several_processes)
