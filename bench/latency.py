@@ -63,6 +63,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -207,6 +209,23 @@ def run_load(
     return idle, results, long_run
 
 
+def rasas_own_stores(endpoints: Path, target: Path) -> Path:
+    """A copy of ``endpoints`` with Rasa's own ``type: SQL`` tracker store and broker.
+
+    Why: the bare bot is Rasa as released; our faster tracker store and broker (same tables)
+    are part of what is measured, so the baseline must not get them.
+    """
+    config = yaml.safe_load(endpoints.read_text(encoding="utf-8")) or {}
+    for section in ("tracker_store", "event_broker"):
+        store = config.get(section) or {}
+        if str(store.get("type", "")).startswith("bot."):
+            store["type"] = "SQL"
+            for ours in ("cache_size", "cache_idle_seconds"):
+                store.pop(ours, None)
+    target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return target
+
+
 def measure(
     name: str,
     model: Path,
@@ -215,7 +234,9 @@ def measure(
     relay: bool,
     topology: str,
     long: tuple[int, int] = (0, 60),
+    as_released: bool = False,
 ) -> dict[str, Any]:
+    """One setup in one topology; ``as_released``: Rasa's own stores and no bot/speedups."""
     data = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     slack = FakeSlack().start() if relay else None
     try:
@@ -227,6 +248,9 @@ def measure(
                 **store_env,
                 "SUPPORTBOT_BUSINESS_FILE": str(write_business_file(data / "business.yml")),
             }
+            if as_released:
+                endpoints = rasas_own_stores(endpoints, data / "endpoints-as-released.yml")
+                env["SUPPORTBOT_RASA_SPEEDUPS"] = "false"
             if slack is not None:
                 slack.add_channel(CHANNEL, "support-handoffs")
                 slack.add_user("UALEX", "Alex Morgan", "Alex")
@@ -296,7 +320,7 @@ def main() -> int:
         runs.append(measure("supportbot", ours, args.levels, args.messages, True, topology, long))
         if bare is not None:
             runs.append(measure("bare Rasa (default config)", bare, args.levels, args.messages, False,
-                                topology, long))  # fmt: skip
+                                topology, long, as_released=True))  # fmt: skip
     print_table(runs)
     targets = goals(runs)
     print_goals(targets)

@@ -28,9 +28,10 @@ def main() -> None:
     if not token:
         sys.exit("error: RASA_AUTH_TOKEN is not set; start the bot with `python -m bot run` (it sets one)")
     sys.argv = rasa_argv(sys.argv[1:], token)
-    from bot.speedups import apply_all
+    if settings().rasa.speedups:
+        from bot.speedups import apply_all
 
-    apply_all()  # less work per message, same behaviour (bot/speedups/)
+        apply_all()  # less work per message, same behaviour (bot/speedups/)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

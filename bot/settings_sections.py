@@ -92,6 +92,14 @@ class RasaSettings:
         default=5008,
         metadata=meta("`--production`: Rasa's HTTP API via HAProxy, loopback", "RASA_API_PORT", kind="port"),
     )
+    speedups: bool = field(
+        default=True,
+        metadata=meta(
+            "apply bot/speedups/ in the Rasa process (false: Rasa 3.6 exactly as released, slower; "
+            "for telling whether a problem is ours)",
+            "SUPPORTBOT_RASA_SPEEDUPS",
+        ),
+    )
 
 
 @dataclass(frozen=True)
