@@ -23,15 +23,22 @@ def rasa_argv(arguments: list[str], token: str) -> list[str]:
     return ["rasa", *arguments, f"--auth-token={token}"]
 
 
+def apply_speedups() -> bool:
+    """bot/speedups/ (less work per message, same behaviour) unless SUPPORTBOT_RASA_SPEEDUPS=false."""
+    if not settings().rasa.speedups:
+        return False
+    from bot.speedups import apply_all
+
+    apply_all()
+    return True
+
+
 def main() -> None:
     token = settings().rasa.auth_token
     if not token:
         sys.exit("error: RASA_AUTH_TOKEN is not set; start the bot with `python -m bot run` (it sets one)")
     sys.argv = rasa_argv(sys.argv[1:], token)
-    if settings().rasa.speedups:
-        from bot.speedups import apply_all
-
-        apply_all()  # less work per message, same behaviour (bot/speedups/)
+    apply_speedups()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
