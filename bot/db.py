@@ -69,13 +69,18 @@ def new_engine(url: str, **extra: Any) -> Engine:
     stall the desk's 50 parallel deliveries (tests/test_slack_burst.py).
     """
     if is_sqlite(url) and ":memory:" not in url and url.rstrip("/") != "sqlite:" and "poolclass" not in extra:
-        from sqlalchemy.pool import QueuePool
-
-        extra = {"poolclass": QueuePool, "pool_size": 10, "max_overflow": 40, **extra}
+        extra = {**sqlite_file_pool(), **extra}
     engine = create_engine(url, future=True, **{**engine_options(url), **extra})
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_for_several_processes)
     return engine
+
+
+def sqlite_file_pool() -> dict[str, Any]:
+    """``create_engine`` options for a pool of connections to one SQLite file (see new_engine)."""
+    from sqlalchemy.pool import QueuePool
+
+    return {"poolclass": QueuePool, "pool_size": 10, "max_overflow": 40}
 
 
 def pooled_sqlite_engine(url: Any) -> Engine:
@@ -86,10 +91,7 @@ def pooled_sqlite_engine(url: Any) -> Engine:
     Pooled connections in WAL mode, still fully synced, made a commit of one message's
     events 0.39 ms instead of 1.29 ms of wall time here (bench/README.md).
     """
-    from sqlalchemy.pool import QueuePool
-
-    options = engine_options("sqlite")
-    sqlite_engine = create_engine(url, poolclass=QueuePool, pool_size=2, max_overflow=8, **options)
+    sqlite_engine = create_engine(url, **engine_options("sqlite"), **sqlite_file_pool())
     event.listen(sqlite_engine, "connect", _sqlite_for_several_processes)
     return sqlite_engine
 

@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.db import run_sync
+from bot.db import run_sync, sqlite_file_pool
 from bot.event_wakeups import TimerWakeups, wakeups_for
 from bot.rabbitmq_stream import follow_rabbitmq
 from bot.rasa_store_kinds import is_sql
@@ -160,10 +160,8 @@ class SQLEventStream:
 
 
 def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        from sqlalchemy.pool import QueuePool  # a connection per read was measurable (bot.db)
-
-        return {"connect_args": {"check_same_thread": False, "timeout": 15}, "poolclass": QueuePool}
+    if url.startswith("sqlite"):  # pooled: a connection per read was measurable (bot.db)
+        return {"connect_args": {"check_same_thread": False, "timeout": 15}, **sqlite_file_pool()}
     return {"pool_pre_ping": True}
 
 
@@ -228,12 +226,13 @@ async def follow(
         while not stop.is_set():
             try:
                 batch = await run_sync(stream.read_after, position)
-                if batch and on_batch is not None:
+                if on_batch is None:
+                    for row_id, sender_id, data in batch:
+                        await on_event(sender_id, data)
+                        position = row_id
+                elif batch:
                     await on_batch([(sender_id, data) for _, sender_id, data in batch])
                     position = batch[-1][0]
-                for row_id, sender_id, data in batch if on_batch is None else ():
-                    await on_event(sender_id, data)
-                    position = row_id
                 # The position is saved when the consumer catches up, and at least every
                 # CURSOR_SAVE_SECONDS while busy: not one commit per batch. Consumers are
                 # idempotent, so a crash only means events seen again, never lost.

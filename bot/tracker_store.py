@@ -111,8 +111,9 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
                 new = list(itertools.islice(tracker.events, known, None))
             if not new:
                 return
-            self._publish(sender_id, new)
-            rows = [self._row(sender_id, event) for event in new]
+            as_dicts = [event.as_dict() for event in new]  # once, for the broker and the rows
+            self._publish(sender_id, as_dicts)
+            rows = [self._row(sender_id, event, data) for event, data in zip(new, as_dicts, strict=True)]
             session.add_all(rows)
             session.flush()
             last_id = max(int(row.id) for row in rows)
@@ -189,9 +190,8 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    def _row(self, sender_id: str, event: Event) -> Any:
-        """One table row, exactly as ``SQLTrackerStore.save`` writes it."""
-        data = event.as_dict()
+    def _row(self, sender_id: str, event: Event, data: dict[str, Any]) -> Any:
+        """One table row, exactly as ``SQLTrackerStore.save`` writes it (``data``: ``event.as_dict()``)."""
         return self.SQLEvent(
             sender_id=sender_id,
             type_name=event.type_name,
@@ -201,7 +201,7 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
             data=json.dumps(data),
         )
 
-    def _publish(self, sender_id: str, events: list[Event]) -> None:
+    def _publish(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Hand the new events to the broker before they are stored, as Rasa does.
 
         Why before: a crash between the two then loses nothing a consumer needs (the relay
@@ -209,7 +209,7 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         """
         if self.event_broker is None:
             return
-        bodies = [{"sender_id": sender_id, **event.as_dict()} for event in events]
+        bodies = [{"sender_id": sender_id, **event} for event in events]
         publish_many = getattr(self.event_broker, "publish_many", None)
         if publish_many is not None:
             publish_many(bodies)

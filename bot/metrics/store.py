@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Integer, String, delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import Base, Sessions
 from bot.metrics.counting import counts_for, event_day, event_key
@@ -20,14 +19,11 @@ from bot.metrics.counting import counts_for, event_day, event_key
 KEEP_KEYS_DAYS = 3
 
 
-def _insert_for(session: Any) -> Any:
-    """The dialect's INSERT with ON CONFLICT (SQLite >= 3.24 and PostgreSQL both have it)."""
+def _require_on_conflict(session: Any) -> None:
+    """Refuse a database without INSERT … ON CONFLICT (SQLite >= 3.24 and PostgreSQL have it)."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert
-    if dialect == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"metrics need SQLite or PostgreSQL, not {dialect}; set SUPPORTBOT_DATABASE_URL")
+    if dialect not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"metrics need SQLite or PostgreSQL, not {dialect}; set SUPPORTBOT_DATABASE_URL")
 
 
 class DailyCount(Base):
@@ -84,7 +80,7 @@ class MetricsStore:
         """
         counted = 0
         with self.db.session() as session:
-            _insert_for(session)  # refuses a database without ON CONFLICT, naming the setting
+            _require_on_conflict(session)
             for sender_id, event in events:
                 counts = counts_for(event)
                 if not counts:
