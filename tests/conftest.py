@@ -16,6 +16,7 @@ import pytest
 
 from bot.customers import CustomerStore
 from bot.customers.demo import load_demo_data
+from bot.db import engine
 from bot.migrations import upgrade
 from tests.support.bot import write_business_file
 from tests.support.services import empty_tables, fresh_postgres_database
@@ -31,6 +32,22 @@ def postgres_url() -> Iterator[str]:
     with fresh_postgres_database() as url:
         upgrade(url)
         yield url
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database with no tables, dropped after the test."""
+    with fresh_postgres_database() as url:
+        yield url
+        engine(url).dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no tables at all: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'new.db'}"
+    return request.getfixturevalue("empty_postgres_url")
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,8 @@ from bot.customers import CustomerStore
 from bot.event_broker import BatchedSQLEventBroker
 from bot.event_stream import SQLEventStream, follow
 from bot.stream_cursors import StreamCursors
-from tests.support.services import fresh_postgres_database
 
 NO_TIMER = 30.0
-
-
-@pytest.fixture
-def broker_postgres() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
 
 
 async def _arrival_seconds(stream: SQLEventStream, cursors: StreamCursors, publish: Any) -> tuple[float, int]:
@@ -81,9 +73,9 @@ def test_rasas_own_sqlite_broker_wakes_the_consumer_too(tmp_path: Path, store: C
     assert arrival < 0.5
 
 
-def test_a_postgres_consumer_wakes_on_notify(broker_postgres: str, store: CustomerStore) -> None:
-    broker = BatchedSQLEventBroker(dialect="postgresql", host=broker_postgres)
-    stream = SQLEventStream(broker_postgres)
+def test_a_postgres_consumer_wakes_on_notify(empty_postgres_url: str, store: CustomerStore) -> None:
+    broker = BatchedSQLEventBroker(dialect="postgresql", host=empty_postgres_url)
+    stream = SQLEventStream(empty_postgres_url)
     arrival, idle_queries = asyncio.run(
         _arrival_seconds(stream, StreamCursors(store), lambda: broker.publish_many([_event()]))
     )
@@ -92,10 +84,10 @@ def test_a_postgres_consumer_wakes_on_notify(broker_postgres: str, store: Custom
 
 
 def test_without_a_notify_the_safety_read_still_delivers(
-    broker_postgres: str, store: CustomerStore, monkeypatch: pytest.MonkeyPatch
+    empty_postgres_url: str, store: CustomerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(event_wakeups, "SAFETY_SECONDS", 1.0)
-    broker = SQLEventBroker(dialect="postgresql", host=broker_postgres)  # Rasa's: sends no NOTIFY
-    stream = SQLEventStream(broker_postgres)
+    broker = SQLEventBroker(dialect="postgresql", host=empty_postgres_url)  # Rasa's: sends no NOTIFY
+    stream = SQLEventStream(empty_postgres_url)
     arrival, _ = asyncio.run(_arrival_seconds(stream, StreamCursors(store), lambda: broker.publish(_event())))
     assert arrival < 2.5

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,18 +35,6 @@ from bot.migrations import (
 )
 from bot.migrations.tables import TABLE_MODULES, metadata
 from tests.support import ROOT
-from tests.support.services import fresh_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables at all: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'new.db'}"
-        return
-    with fresh_postgres_database() as url:
-        yield url
-        engine(url).dispose()
 
 
 def tables(url: str) -> set[str]:

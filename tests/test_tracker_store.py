@@ -9,9 +9,9 @@ a message's events in one commit (with a NOTIFY on PostgreSQL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import select
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +29,6 @@ from tests.support.services import fresh_postgres_database
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A SQLAlchemy URL of an empty database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tracker.db'}"
-        return
-    with fresh_postgres_database() as url:
-        yield url
-
-
 def _store(url: str, cls: type = IncrementalSQLTrackerStore, **kwargs: object) -> SQLTrackerStore:
     dialect = url.split(":", 1)[0].split("+", 1)[0]
     if dialect == "sqlite":
@@ -51,6 +41,16 @@ def _turn(tracker: DialogueStateTracker, text_: str, reply: str) -> None:
     tracker.update(ActionExecuted("utter_greet"))
     tracker.update(BotUttered(reply))
     tracker.update(ActionExecuted("action_listen"))
+
+
+def _saved_conversation(
+    store: SQLTrackerStore, sender: str, text_: str = "hi", reply: str = "Hello!"
+) -> DialogueStateTracker:
+    """A new conversation of one turn, saved: what most tests start from."""
+    tracker = run(store.get_or_create_tracker(sender))
+    _turn(tracker, text_, reply)
+    run(store.save(tracker))
+    return tracker
 
 
 def _rows(url: str) -> list[tuple]:
@@ -72,44 +72,36 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def test_it_writes_the_rows_rasas_store_writes(database: str, tmp_path: Path) -> None:
-    ours = _store(database)
-    tracker = run(ours.get_or_create_tracker("alice"))
-    _turn(tracker, "hi", "Hello!")
-    run(ours.save(tracker))
+def test_it_writes_the_rows_rasas_store_writes(empty_url: str, tmp_path: Path) -> None:
+    ours = _store(empty_url)
+    tracker = _saved_conversation(ours, "alice")
     _turn(tracker, "hello again", "Hi again!")
     run(ours.save(tracker))
 
     rasa_url = f"sqlite:///{tmp_path / 'rasa.db'}"
     rasas = _store(rasa_url, SQLTrackerStore)
-    reference = run(rasas.get_or_create_tracker("alice"))
-    _turn(reference, "hi", "Hello!")
-    run(rasas.save(reference))
+    reference = _saved_conversation(rasas, "alice")
     _turn(reference, "hello again", "Hi again!")
     run(rasas.save(reference))
 
     def without_timestamps(rows: list[tuple]) -> list[tuple]:
         return [(*row[:4], {k: v for k, v in json.loads(row[4]).items() if k != "timestamp"}) for row in rows]
 
-    assert without_timestamps(_rows(database)) == without_timestamps(_rows(rasa_url))
-    assert _events(run(_store(database, SQLTrackerStore).retrieve("alice"))) == _events(tracker)
+    assert without_timestamps(_rows(empty_url)) == without_timestamps(_rows(rasa_url))
+    assert _events(run(_store(empty_url, SQLTrackerStore).retrieve("alice"))) == _events(tracker)
 
 
-def test_a_cached_tracker_is_served_without_rebuilding_it(database: str) -> None:
-    store = _store(database)
-    tracker = run(store.get_or_create_tracker("bob"))
-    _turn(tracker, "hi", "Hello!")
-    run(store.save(tracker))
+def test_a_cached_tracker_is_served_without_rebuilding_it(empty_url: str) -> None:
+    store = _store(empty_url)
+    tracker = _saved_conversation(store, "bob")
     assert run(store.retrieve("bob")) is tracker
-    fresh = _store(database)  # a restarted process reads the table
+    fresh = _store(empty_url)  # a restarted process reads the table
     assert _events(run(fresh.retrieve("bob"))) == _events(tracker)
 
 
-def test_a_second_replica_sees_and_extends_the_same_conversation(database: str) -> None:
-    first, second = _store(database), _store(database)
-    tracker = run(first.get_or_create_tracker("carol"))
-    _turn(tracker, "hi", "Hello!")
-    run(first.save(tracker))
+def test_a_second_replica_sees_and_extends_the_same_conversation(empty_url: str) -> None:
+    first, second = _store(empty_url), _store(empty_url)
+    tracker = _saved_conversation(first, "carol")
 
     other = run(second.retrieve("carol"))
     _turn(other, "from the other replica", "Answered by replica two")
@@ -120,24 +112,20 @@ def test_a_second_replica_sees_and_extends_the_same_conversation(database: str) 
     assert _events(caught_up) == _events(other)
     _turn(caught_up, "back on the first", "Answered by replica one")
     run(first.save(caught_up))
-    assert _events(run(_store(database, SQLTrackerStore).retrieve("carol"))) == _events(caught_up)
+    assert _events(run(_store(empty_url, SQLTrackerStore).retrieve("carol"))) == _events(caught_up)
 
 
-def test_an_erased_conversation_is_never_served_from_memory(database: str) -> None:
-    store = _store(database)
-    tracker = run(store.get_or_create_tracker("dave"))
-    _turn(tracker, "my email is dave@example.com", "Thanks")
-    run(store.save(tracker))
+def test_an_erased_conversation_is_never_served_from_memory(empty_url: str) -> None:
+    store = _store(empty_url)
+    tracker = _saved_conversation(store, "dave", "my email is dave@example.com", "Thanks")
     assert run(store.retrieve("dave")) is tracker
 
-    with create_engine(database).begin() as connection:  # what `supportbot erase` does
+    with create_engine(empty_url).begin() as connection:  # what `supportbot erase` does
         connection.execute(text("DELETE FROM events WHERE sender_id = 'dave'"))
     assert run(store.retrieve("dave")) is None
 
-    tracker = run(store.get_or_create_tracker("erin"))
-    _turn(tracker, "hi", "Hello!")
-    run(store.save(tracker))
-    with create_engine(database).begin() as connection:  # retention: only the oldest row goes
+    tracker = _saved_conversation(store, "erin")
+    with create_engine(empty_url).begin() as connection:  # retention: only the oldest row goes
         connection.execute(
             text("DELETE FROM events WHERE id = (SELECT min(id) FROM events WHERE sender_id = 'erin')")
         )
@@ -145,67 +133,55 @@ def test_an_erased_conversation_is_never_served_from_memory(database: str) -> No
     assert rebuilt is not tracker and len(rebuilt.events) == len(tracker.events) - 1
 
 
-def test_a_message_that_failed_half_way_is_not_kept(database: str) -> None:
-    store = _store(database)
-    tracker = run(store.get_or_create_tracker("frank"))
-    _turn(tracker, "hi", "Hello!")
-    run(store.save(tracker))
+def test_a_message_that_failed_half_way_is_not_kept(empty_url: str) -> None:
+    store = _store(empty_url)
+    tracker = _saved_conversation(store, "frank")
     tracker.update(UserUttered("this one crashed", {"name": "greet", "confidence": 0.9}))  # never saved
 
     again = run(store.retrieve("frank"))
     assert again is not tracker
     assert "this one crashed" not in [e.get("text") for e in _events(again)]
     run(store.save(tracker))  # the stale object saved late: Rasa's rule, nothing lost or doubled
-    assert [e.get("text") for e in _events(run(_store(database).retrieve("frank")))].count(
+    assert [e.get("text") for e in _events(run(_store(empty_url).retrieve("frank")))].count(
         "this one crashed"
     ) == 1
 
 
-def test_a_new_session_is_read_as_rasa_reads_it(database: str) -> None:
-    store = _store(database)
-    tracker = run(store.get_or_create_tracker("gina"))
-    _turn(tracker, "hi", "Hello!")
-    run(store.save(tracker))
+def test_a_new_session_is_read_as_rasa_reads_it(empty_url: str) -> None:
+    store = _store(empty_url)
+    tracker = _saved_conversation(store, "gina")
     tracker.update(ActionExecuted("action_session_start"))
     tracker.update(SessionStarted())
     tracker.update(SlotSet("language", "en"))
     tracker.update(ActionExecuted("action_listen"))
     run(store.save(tracker))
     assert _events(run(store.retrieve("gina"))) == _events(
-        run(_store(database, SQLTrackerStore).retrieve("gina"))
+        run(_store(empty_url, SQLTrackerStore).retrieve("gina"))
     )
 
 
-def test_the_cache_is_bounded(database: str) -> None:
-    store = _store(database, cache_size=2)
+def test_the_cache_is_bounded(empty_url: str) -> None:
+    store = _store(empty_url, cache_size=2)
     for sender in ("h1", "h2", "h3"):
-        tracker = run(store.get_or_create_tracker(sender))
-        _turn(tracker, "hi", "Hello!")
-        run(store.save(tracker))
+        _saved_conversation(store, sender)
     assert list(store._cache) == ["h2", "h3"]
 
 
-@pytest.fixture
-def broker_database() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
 def test_the_broker_gets_a_messages_events_in_one_commit(
-    database: str, tmp_path: Path, request: pytest.FixtureRequest
+    empty_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    dialect = database.split(":", 1)[0].split("+", 1)[0]
+    dialect = empty_url.split(":", 1)[0].split("+", 1)[0]
     if dialect == "sqlite":
         broker = BatchedSQLEventBroker(dialect="sqlite", db=str(tmp_path / "broker.db"))
         broker_url = f"sqlite:///{tmp_path / 'broker.db'}"
     else:  # its own database: Rasa's broker and tracker tables are both named `events`
-        broker_url = request.getfixturevalue("broker_database")
+        broker_url = _own_postgres_database(request)
         broker = BatchedSQLEventBroker(dialect="postgresql", host=broker_url)
     commits: list[int] = []
     event.listen(broker.engine, "commit", lambda _connection: commits.append(1))
     listener = _listen(broker_url) if dialect == "postgresql" else None
 
-    store = _store(database, event_broker=broker)
+    store = _store(empty_url, event_broker=broker)
     tracker = run(store.get_or_create_tracker("ivan"))
     before = len(commits)
     _turn(tracker, "hi", "Hello!")
@@ -222,6 +198,13 @@ def test_the_broker_gets_a_messages_events_in_one_commit(
         assert select.select([listener], [], [], 5) != ([], [], [])
         listener.poll()
         assert {n.channel for n in listener.notifies} == {NOTIFY_CHANNEL}
+
+
+def _own_postgres_database(request: pytest.FixtureRequest) -> str:
+    """A second fresh PostgreSQL database for this test, beside ``empty_url``'s."""
+    stack = contextlib.ExitStack()
+    request.addfinalizer(stack.close)
+    return stack.enter_context(fresh_postgres_database())
 
 
 def _listen(url: str):
