@@ -300,6 +300,22 @@ def test_the_pacer_allows_a_burst_then_spaces_posts_and_keeps_a_reserved_slot() 
     assert pacer.slot("C1", "k5") == pytest.approx(3.5)
 
 
+def test_a_429_halves_the_channels_burst_so_a_stall_does_not_meet_another() -> None:
+    now = [100.0]
+    pacer = ChannelPacer(rate=10, burst=7, max_wait=0.2, clock=lambda: now[0])
+    pacer.hold("C1", 1)
+    pacer.hold("C1", 1)  # a second 429 of the same burst: the same episode, halved once
+    assert pacer.burst_of("C1") == 3 and pacer.burst_of("C2") == 7
+    now[0] += 60  # the channel was idle (or the process stalled): only the learnt burst at once
+    assert [pacer.slot("C1", f"k{i}") for i in range(4)] == [0, 0, 0, pytest.approx(0.1)]
+    pacer.hold("C1", 1)
+    assert pacer.burst_of("C1") == 1
+    pacer.hold("C1", 1)
+    now[0] += 2
+    pacer.hold("C1", 1)
+    assert pacer.burst_of("C1") == 1  # never below one post at a time
+
+
 def test_the_fake_limits_posts_per_channel_and_says_when_to_come_back(slack: FakeSlack) -> None:
     slack.limit_rate(per_second=2, burst=2)
     client = WebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=[])
