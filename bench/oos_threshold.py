@@ -58,9 +58,12 @@ from nlu_banking77 import (  # noqa: E402
 from bot.evaluation import (  # noqa: E402
     Scored,
     ThresholdOutcome,
+    answered_share,
+    as_scored_items,
     fit_threshold,
     halves,
     held_out_model,
+    load_out_of_domain,
     load_out_of_scope,
     outcome,
     score,
@@ -68,6 +71,7 @@ from bot.evaluation import (  # noqa: E402
 from bot.training import shipped_fallback_threshold  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "oos_threshold.json"
+OUT_OF_DOMAIN_EXAMPLES = "out_of_domain.yml"  # in nlu_data/nlu/: the fitting half, as training data
 OOS_INTENTS = 10
 SEED = 5
 
@@ -90,14 +94,40 @@ def report(name: str, fit: list[Scored], measure: list[Scored]) -> dict[str, Any
 
 
 def ours() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="oos-ours-") as tmp:
-        log("[ours] training (or reusing) the held-out model of our NLU data…")
-        model, held_out = held_out_model(Path(tmp))
-        oos = load_out_of_scope()
-        log(f"[ours] scoring {len(held_out)} in-scope and {len(oos)} out-of-scope messages…")
-        scored = score(model, [(e.plain_text, e.intent) for e in held_out] + [(t, None) for t in oos])
-    fit, measure = halves(scored)
-    return report("ours", fit, measure)
+    """Both rows of our setting: before (no out-of-domain training examples) and shipped."""
+    by_domain = load_out_of_domain()
+    outside = [(text, None) for texts in by_domain.values() for text in texts]
+    rows = {}
+    for label, skip in (("before", (OUT_OF_DOMAIN_EXAMPLES,)), ("shipped", ())):
+        with tempfile.TemporaryDirectory(prefix="oos-ours-") as tmp:
+            log(f"[ours/{label}] training (or reusing) the held-out model of our NLU data…")
+            model, held_out = held_out_model(Path(tmp), skip=skip)
+            items = as_scored_items(held_out) + [(t, None) for t in load_out_of_scope()]
+            log(f"[ours/{label}] scoring {len(items)} held-out and {len(outside)} out-of-domain messages…")
+            scored = score(model, items + outside)
+        fit, measure = halves(scored[: len(items)])
+        rows[label] = report(f"ours ({label})", fit, measure)
+        rows[label]["out_of_domain"] = out_of_domain_rows(scored[len(items) :], by_domain, rows[label])
+    return {"before": rows["before"], "shipped": rows["shipped"]}
+
+
+def out_of_domain_rows(
+    scored: list[Scored], by_domain: dict[str, list[str]], result: dict[str, Any]
+) -> dict[str, Any]:
+    """Share of the measuring half answered at each threshold row, and per domain at the fitted one."""
+    fitted = result["fitted_threshold"]
+    domain_of = {text: domain for domain, texts in by_domain.items() for text in texts}
+    per_domain = {
+        domain: answered_share([s for s in scored if domain_of[s.text] == domain], fitted)
+        for domain in sorted(by_domain)
+    }
+    thresholds = {"no threshold": 0.0, "shipped": shipped_fallback_threshold(), "fitted": fitted}
+    return {
+        "messages": len(scored),
+        "domains": len(by_domain),
+        "answered": {label: answered_share(scored, t) for label, t in thresholds.items()},
+        "answered_by_domain_at_fitted": per_domain,
+    }
 
 
 def banking77(dataset: Path) -> dict[str, Any]:
@@ -138,6 +168,26 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def out_of_domain_table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| model | out-of-domain answered: no threshold | shipped threshold | fitted threshold | messages |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        ood = result["out_of_domain"]
+        answered = ood["answered"]
+        lines.append(
+            f"| {result['setting']} | {answered['no threshold']:.1%} | {answered['shipped']:.1%} "
+            f"| {answered['fitted']:.1%} | {ood['messages']} ({ood['domains']} domains) |"
+        )
+    worst = sorted(results[0]["out_of_domain"]["answered_by_domain_at_fitted"].items(), key=lambda x: -x[1])
+    lines.append(
+        "\nMost answered domains (shipped model, fitted threshold): "
+        + ", ".join(f"{domain} {share:.0%}" for domain, share in worst[:6])
+    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["ours", "banking77"], help="run one setting (default: both)")
@@ -147,13 +197,15 @@ def main() -> None:
     os.environ.update(ENV)
     results = []
     if args.only != "banking77":
-        results.append(ours())
+        mine = ours()
+        results += [mine["shipped"], mine["before"]]
     if args.only != "ours":
         assert dataset is not None
         results.append(banking77(dataset))
     print("\nMeasured on the held-out half (never used to fit):\n")
     print(table(results))
-    if results[0]["setting"] == "ours":
+    if results[0]["setting"] == "ours (shipped)":
+        print("\n" + out_of_domain_table(results[:2]))
         print(f"\n==> config.yml FallbackClassifier threshold: {results[0]['fitted_threshold']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

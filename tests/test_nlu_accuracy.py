@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.evaluation import (
+    answered_share,
+    as_scored_items,
     evaluate,
     held_out_model,
     load_examples,
+    load_out_of_domain,
     load_out_of_scope,
     outcome,
     score,
@@ -18,6 +21,9 @@ from bot.training import shipped_fallback_threshold
 
 MIN_ACCURACY = 0.90
 MIN_OUT_OF_SCOPE_RECALL = 0.75
+# bench/oos_threshold.py measures 7.8 % (goal: at most 10 %); the test fails well before a
+# regression to the 58 % the bot answered before it learnt other domains.
+MAX_OUT_OF_DOMAIN_ANSWERED = 0.12
 
 
 def test_held_out_intent_accuracy_is_at_least_90_percent(tmp_path: Path) -> None:
@@ -36,8 +42,7 @@ def test_held_out_intent_accuracy_is_at_least_90_percent(tmp_path: Path) -> None
 def test_the_shipped_threshold_turns_away_out_of_scope_messages_it_never_saw(tmp_path: Path) -> None:
     """bench/oos_threshold.py picked config.yml's threshold; this keeps it honest."""
     model, held_out = held_out_model(tmp_path)
-    scored = score(model, [(e.plain_text, e.intent) for e in held_out])
-    scored += score(model, [(text, None) for text in load_out_of_scope()])
+    scored = score(model, as_scored_items(held_out) + [(text, None) for text in load_out_of_scope()])
     shipped = outcome(scored, shipped_fallback_threshold())
     print(
         f"\nthreshold {shipped.threshold}: in-scope accuracy {shipped.in_scope_accuracy:.1%}, "
@@ -46,3 +51,15 @@ def test_the_shipped_threshold_turns_away_out_of_scope_messages_it_never_saw(tmp
     assert shipped.out_of_scope >= 100
     assert shipped.out_of_scope_recall >= MIN_OUT_OF_SCOPE_RECALL
     assert shipped.in_scope_accuracy >= MIN_ACCURACY - 0.03  # the threshold costs little
+
+
+def test_messages_about_other_businesses_are_not_answered_as_support_questions(tmp_path: Path) -> None:
+    """ "cancel my table booking at the sushi place" is not cancel_order (the measuring half)."""
+    model, _ = held_out_model(tmp_path)
+    by_domain = load_out_of_domain()
+    assert len(by_domain) >= 25 and sum(map(len, by_domain.values())) >= 300
+    scored = score(model, [(text, None) for texts in by_domain.values() for text in texts])
+    answered = answered_share(scored, shipped_fallback_threshold())
+    examples = [s.text for s in scored if s.predicted != "out_of_scope"][:5]
+    print(f"\nout-of-domain answered: {answered:.1%} of {len(scored)}, e.g. {examples}")
+    assert answered <= MAX_OUT_OF_DOMAIN_ANSWERED, examples
