@@ -1,8 +1,9 @@
 """Train Rasa models once per content: cached by a hash of everything that shapes them.
 
 The fingerprint covers config.yml, domain.yml, the training data files, our custom NLU
-components (bot/nlu/) and the Rasa version, so editing a response or an example retrains,
-and a fresh checkout with unchanged data reuses the cached model (CI included).
+components (bot/nlu/, bot/knowledge/), the help-center articles (knowledge/*.md) and the
+Rasa version, so editing a response, an example or an article retrains, and a fresh
+checkout with unchanged data reuses the cached model (CI included).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def fingerprint(files: Iterable[Path], *, nlu_only: bool = False) -> str:
     root = project_root()
     digest = hashlib.sha256(f"rasa={rasa.__version__};nlu_only={nlu_only}".encode())
     inputs = [root / "config.yml", root / "domain.yml", *files]
-    inputs += sorted((root / "bot" / "nlu").glob("*.py"))
+    inputs += sorted((root / "bot" / "nlu").glob("*.py")) + sorted((root / "bot" / "knowledge").glob("*.py"))
+    inputs += sorted((root / "knowledge").glob("*.md"))  # the help center is indexed at training
     for path in inputs:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

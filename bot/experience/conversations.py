@@ -32,7 +32,7 @@ SURVEY_ACTIONS = frozenset({"action_offer_survey", SURVEY_ANSWER_ACTION})
 # Intents that, after the bot has answered, mean "that solved it".
 CONFIRMING_INTENTS = frozenset({"thank"})
 # Responses the bot gives only when the customer said its fix worked.
-CONFIRMING_RESPONSES = frozenset({"utter_troubleshoot_fixed"})
+CONFIRMING_RESPONSES = frozenset({"utter_troubleshoot_fixed", "utter_knowledge_helped"})
 # Actions that are Rasa's or the handoff's bookkeeping, not the bot answering.
 BOOKKEEPING_ACTIONS = frozenset(
     {
