@@ -224,7 +224,7 @@ def outcome(scored: list[Scored], threshold: float) -> ThresholdOutcome:
 # Why a budget and not the best balanced accuracy: past a point, every extra out-of-scope
 # message caught costs as many answerable questions turned away. Why 1 point: since the
 # classifier learns what is not ours (intent out_of_scope, nlu_data/nlu/out_of_domain.yml) it
-# turns away 92 % of out-of-domain messages with no threshold at all; the threshold only has
+# turns away 90 % of out-of-domain messages with no threshold at all; the threshold only has
 # to catch the rest, and a customer turned away has to rephrase or wait for a person.
 MAX_IN_SCOPE_LOSS = 0.01
 
