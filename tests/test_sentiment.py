@@ -409,3 +409,14 @@ def test_label_and_policy_share_the_one_threshold(tmp_path: Path, monkeypatch: p
     strict = write_business_file(tmp_path / "b.yml", upset_threshold=0.99)
     monkeypatch.setenv("SUPPORTBOT_BUSINESS_FILE", str(strict))
     assert decide("f*** this useless company") == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("😡😡😡", "angry"), ("🤬🤬", "angry"), ("this is useless 😡", "angry"), ("😠", "negative"),
+     ("ok 😞", "negative"), ("👍", "positive"), ("thanks 🙏", "positive"), ("😡" * 40, "angry")],
+)  # fmt: skip
+def test_emoji_are_evidence_of_mood(text: str, label: str) -> None:
+    result = score(text, 0.6)
+    assert result.label == label, result
+    assert result.anger < 0.95  # forty emoji are not more than three: bounded evidence
