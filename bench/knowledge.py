@@ -56,16 +56,14 @@ SATURATIONS = (2.0, 5.0, 10.0)
 
 def memo_embedder() -> Callable[[list[str]], np.ndarray]:
     """MiniLM embeddings, each text embedded once however many indexes are built."""
-    from bot.nlu.sentence_featurizer import _load_encoder
+    from bot.nlu.sentence_featurizer import PACKAGED_MODEL, embed_texts
 
-    encoder = _load_encoder("all-MiniLM-L6-v2")
     cache: dict[str, np.ndarray] = {}
 
     def embed(texts: list[str]) -> np.ndarray:
         new = sorted({t for t in texts if t not in cache})
         if new:
-            vectors = encoder.encode(new, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-            cache.update(zip(new, vectors, strict=True))
+            cache.update(zip(new, embed_texts(PACKAGED_MODEL, new), strict=True))
         return np.array([cache[t] for t in texts], dtype=np.float32)
 
     return embed

@@ -100,18 +100,20 @@ class KnowledgeRetriever(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._index = index
+        # Read once, not per message: process() runs on every customer message.
+        self._threshold = float(config["threshold"])
+        self._answer_when = frozenset(config["answer_when"])
 
     def train(self, training_data: TrainingData) -> Resource:
-        from bot.nlu.sentence_featurizer import _load_encoder
+        from bot.nlu.sentence_featurizer import embed_texts
 
         folder = knowledge_folder(self._config)
         articles = load_articles(folder) if folder.is_dir() else []
         if not articles:
             logger.warning("KnowledgeRetriever: no articles in %s; the bot answers from intents only", folder)
-        encoder = _load_encoder(str(self._config["model"]))
 
         def embed(texts: list[str]) -> np.ndarray:
-            return encoder.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+            return embed_texts(str(self._config["model"]), texts)
 
         self._index = build_index(
             articles, embed, float(self._config["weight"]), float(self._config["saturation"])
@@ -152,9 +154,8 @@ class KnowledgeRetriever(GraphComponent):
         return messages
 
     def _use(self, message: Message, hit: Any) -> None:
-        confident = hit.score >= float(self._config["threshold"])
         intent = message.get(INTENT) or {}
-        answers = confident and intent.get("name") in set(self._config["answer_when"])
+        answers = hit.score >= self._threshold and intent.get("name") in self._answer_when
         found = {
             "slug": hit.passage.slug,
             "title": hit.passage.title,

@@ -58,6 +58,17 @@ def _load_encoder(model: str) -> Any:
     return SentenceTransformer(path, device="cpu")
 
 
+def embed_texts(model: str, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Unit-length embeddings of ``texts`` in large batches (training, indexing, benchmarks)."""
+    return _load_encoder(model).encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        show_progress_bar=False,
+        convert_to_numpy=True,
+    )
+
+
 @lru_cache(maxsize=2)
 def _batched_encoder(model: str) -> BatchedEncoder:
     """The one batching front of the model's encoder in this process (shared by every component).
@@ -116,18 +127,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
-        self._encoder = _load_encoder(str(config["model"]))
         self._batched = _batched_encoder(str(config["model"]))
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings, one row per text, in large batches (training)."""
-        return self._encoder.encode(
-            texts,
-            batch_size=int(self._config["batch_size"]),
-            normalize_embeddings=True,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
+        return embed_texts(str(self._config["model"]), texts, int(self._config["batch_size"]))
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Inference: concurrent calls (one message each) share a forward pass."""
