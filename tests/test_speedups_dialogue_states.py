@@ -24,6 +24,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     ActionReverted,
+    ActiveLoop,
     Event,
     Restarted,
     SessionStarted,
@@ -167,3 +168,26 @@ def test_a_long_conversation_replays_only_the_new_events(monkeypatch: pytest.Mon
     tracker.update(UserUttered("hi", {"name": "greet", "confidence": 1.0}), DOMAIN)
     DOMAIN.states_for_tracker_history(tracker, False, True, dict(RULE_ONLY))  # a new dict, same data
     assert len(replayed) == 2  # the new event itself, and its replay: not the whole history
+
+
+def test_a_hidden_current_turn_keeps_the_users_text_for_text_featurization() -> None:
+    """While a form runs in hidden (rule-only) turns, Rasa's featurizer edits the last state it
+    kept, the first message's; it must be Rasa's own (with the text), not the stripped copy."""
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("where is my order HL-118020?", {"name": "order_status", "confidence": 1.0}),
+        ActionExecuted("order_status_form"),
+        ActiveLoop("order_status_form"),
+        ActiveLoop(None),
+        ActionExecuted("action_order_status", hide_rule_turn=True),
+        ActionExecuted("action_listen", hide_rule_turn=True),
+        UserUttered("me@example.com", {"name": "inform", "confidence": 1.0}),
+        ActiveLoop("verify_identity_form"),
+        ActionExecuted("verify_identity_form", hide_rule_turn=True),
+    ]
+    assert _check(events) == len(events) * len(FLAGS)
+    dialogue_states.apply()
+    tracker = DialogueStateTracker.from_events("hidden", events, DOMAIN.slots)
+    for _ in range(2):  # and the featurizer's edit did not reach what is kept
+        states = FEATURIZERS[0].prediction_states([tracker], DOMAIN, True, True, dict(RULE_ONLY))
+        assert states[0][-1]["user"] == {"text": "where is my order HL-118020?"}

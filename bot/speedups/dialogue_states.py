@@ -18,9 +18,10 @@ What the policies get is exactly what Rasa gives them, always:
 - the policies read states through Rasa's tracker featurizers, which then delete the user's
   text from every state that has an intent (``_remove_user_text_if_intent``, in place) and
   edit the last state (``_choose_last_user_input``). Kept states are handed out with that
-  text already removed, so nothing edits them; the last state, and the states sharing its
-  user sub-state (which an edit of the last one reaches in Rasa), are handed out as copies
-  of Rasa's own, sharing kept.
+  text already removed, so nothing edits them; the last state (built fresh, or, while a
+  form runs in hidden rule-only turns, the last one kept), and the states sharing its user
+  sub-state (which an edit of the last one reaches in Rasa), are handed out as copies of
+  Rasa's own, sharing kept.
 
 So ``TrackerFeaturizer.prediction_states`` returns the same states as unpatched Rasa;
 ``states_for_tracker_history`` itself differs only in that removed text.
@@ -142,16 +143,19 @@ def states_for_tracker_history(
         last = _step(replay, False, omit_unset_slots, ignore_rule_only_turns, list(replay.variables))
         replay.last = (len(replay.events), last)
     last = replay.last[1]
-    if last is None:
-        return list(replay.handed)
-    # Rasa's last state may share its user sub-state with the states before it (rule-only
-    # turns copy it forward), and a featurizer editing the last one edits them all: copy
-    # that run together, keeping the sharing, so nothing kept is ever edited.
-    states, user = replay.states, last.get(core_constants.USER)
-    start = len(states)
+    # Rasa's featurizers edit the final state (``_choose_last_user_input``) — the freshly
+    # built last one, or, when the current turn is hidden, the last kept one — and that
+    # state may share its user sub-state with the states before it (rule-only turns copy it
+    # forward), so an edit reaches them all: hand that run out as copies of Rasa's own
+    # states, keeping the sharing, so nothing kept is ever edited.
+    states = replay.states if last is None else [*replay.states, last]
+    if not states:
+        return []
+    user = states[-1].get(core_constants.USER)
+    start = len(states) - 1
     while start and user is not None and states[start - 1].get(core_constants.USER) is user:
         start -= 1
-    return [*replay.handed[:start], *_copies([*states[start:], last])]
+    return [*replay.handed[:start], *_copies(states[start:])]
 
 
 def _copies(states: list[State]) -> list[State]:
