@@ -113,7 +113,9 @@ def route_for(tracker: Tracker, packet: ContextPacket, *, channel: str, open_now
         intent=handoff_intent(tracker),
         reason=packet.reason,
         in_hours=open_now,
-        **customer_facts(data.get("customer"), data.get("orders") or ()),
+        **customer_facts(
+            data.get("customer"), data.get("orders") or (), (data.get("slots") or {}).get("language")
+        ),
     )
     return route(settings, facts)
 

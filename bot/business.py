@@ -7,6 +7,7 @@ another copy (tests use it for "always open" hours and short claim timeouts).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -100,6 +101,9 @@ class BusinessSettings:
     refund_days: str
     handoff: HandoffSettings
     wording: Wording
+    # ISO 639-1 codes the bot answers in (domain.yml has response variants per language);
+    # a message in any other language gets an honest "help is in English or a person".
+    languages: tuple[str, ...] = ("en",)
 
 
 def business_file() -> Path:
@@ -128,6 +132,7 @@ def _load(path: Path) -> BusinessSettings:
             refund_days=str(raw["refund_days"]),
             handoff=_handoff_settings(document.get("handoff") or {}),
             wording=Wording(**{key: str(value) for key, value in (document.get("wording") or {}).items()}),
+            languages=_languages(raw.get("languages", ["en"])),
         )
     except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError) as exc:
         raise BusinessSettingsError(
@@ -172,6 +177,17 @@ def _handoff_settings(raw: dict[str, Any]) -> HandoffSettings:
         ),
         still_looking_after_minutes=_still_looking(raw.get("still_looking_after_minutes", 10)),
     )
+
+
+def _languages(value: Any) -> tuple[str, ...]:
+    codes = [value] if isinstance(value, str) else list(value or [])
+    languages = tuple(str(code).strip().lower() for code in codes)
+    bad = [code for code in languages if not re.fullmatch(r"[a-z]{2}", code)]
+    if not languages or bad:
+        raise ValueError(
+            f"business.languages must list two-letter ISO 639-1 codes such as [en, es, de], not {value!r}"
+        )
+    return languages
 
 
 def _still_looking(value: Any) -> float:

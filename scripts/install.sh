@@ -52,7 +52,7 @@ echo "Installing into $VENV (first time: about 5 minutes, ~3 GB; log: $LOG)"
 # The pip a venv starts with is Python's bundled one, with known vulnerabilities (pip-audit checks it).
 step "pip itself, to a release without known vulnerabilities" \
   "${PIP[@]}" install --upgrade "pip>=25.3"
-step "rasa 3.6.21 and rasa-sdk 3.6.2 (without their Python < 3.11 metadata)" \
+step "rasa 3.6.21, rasa-sdk 3.6.2 and py3langid 0.4.0 (without their metadata: Python < 3.11, numpy >= 2)" \
   "${PIP[@]}" install --no-deps --ignore-requires-python -r requirements/rasa.txt
 step "the bot (editable) and its dependencies: TensorFlow 2.12, torch CPU, test tools" \
   "${PIP[@]}" install -c requirements/constraints.txt -e ".[test]"
@@ -69,6 +69,6 @@ install_audit() {  # (&&: `set -e` does not apply inside a function run as a con
 }
 step "pip-audit in its own environment ($AUDIT, for scripts/audit.py)" install_audit
 step "import check" \
-  "$VENV/bin/python" -c "import rasa, rasa_sdk, sentence_transformers, bot.nlu.sentence_featurizer"
+  "$VENV/bin/python" -c "import rasa, rasa_sdk, sentence_transformers, py3langid, bot.nlu.sentence_featurizer"
 echo "$want" > "$STAMP"
 echo "==> installed rasa $("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("rasa"))')"

@@ -468,3 +468,14 @@ def test_unverified_facts_are_named_never_shown() -> None:
     assert "Not verified as this customer's (not shown):_ Order number, Email" in text
     inbox = {item["label"]: item["value"] for item in facts(packet, CardState(5, "waiting"))}
     assert inbox["Known"] == "device model: Hearthlink Hub" and inbox["Not verified"] == "order number, email"
+
+
+def test_card_shows_the_language_the_customer_writes_in() -> None:
+    packet = maria_packet()
+    packet["slots"] = {**(packet.get("slots") or {}), "language": "es"}
+    blocks = card_blocks(packet, CardState(42, "waiting"))
+    fields = next(block["fields"] for block in blocks if "fields" in block)
+    assert "*Language*\nSpanish (es)" in [field["text"] for field in fields]
+    packet["slots"]["language"] = "<!channel> *x*"  # a slot is only ever a detector's code, but still
+    shown = json.dumps(card_blocks(packet, CardState(42, "waiting")))
+    assert "<!channel>" not in shown

@@ -176,8 +176,15 @@ def route(settings: RoutingSettings, facts: RouteFacts) -> Route | None:
     return None
 
 
-def customer_facts(customer: Mapping[str, Any] | None, orders: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def customer_facts(
+    customer: Mapping[str, Any] | None,
+    orders: Sequence[Mapping[str, Any]],
+    detected_language: str | None = None,
+) -> dict[str, Any]:
     """Plan, language, VIP flag and open return from the context packet's customer and orders.
+
+    The language is the one this conversation is in (the ``language`` slot the language
+    detector fills) when known, else the customer store's ``preferences.language``.
 
     The VIP flag is the customer store's ``preferences.vip`` (true/false); an open return is one
     whose label was sent or that was received but not refunded yet.
@@ -190,7 +197,7 @@ def customer_facts(customer: Mapping[str, Any] | None, orders: Sequence[Mapping[
     )
     return {
         "plan": (customer or {}).get("plan"),
-        "language": str(preferences.get("language") or "") or None,
+        "language": str(detected_language or preferences.get("language") or "") or None,
         "vip": preferences.get("vip") is True,
         "open_return": open_return,
     }

@@ -31,3 +31,17 @@ def channel_label(channel: Any) -> str:
 def identity_label(channel: Any) -> str:
     name = str(channel or "").strip()
     return IDENTITY_LABELS.get(name.lower(), name or "other")
+
+
+# ISO 639-1 code (the ``language`` slot, bot/nlu/language_detection.py) -> its English name.
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "de": "German", "fr": "French", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish",
+    "tr": "Turkish", "ru": "Russian", "ja": "Japanese", "zh": "Chinese", "ar": "Arabic",
+}  # fmt: skip
+
+
+def language_label(code: Any) -> str:
+    """'Spanish (es)' for the code the detector gave; '' when no language is known."""
+    code = str(code or "").strip().lower()
+    return f"{LANGUAGE_NAMES.get(code, code)} ({code})" if code else ""

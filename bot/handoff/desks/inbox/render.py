@@ -16,7 +16,7 @@ from bot.customer_history import score_text
 from bot.formatting import clock, format_money, long_date, mask_email
 from bot.handoff.desks import notices
 from bot.handoff.desks.base import CardState
-from bot.handoff.desks.labels import channel_label
+from bot.handoff.desks.labels import channel_label, language_label
 from bot.handoff.states import HandoffStatus
 from bot.redact import redact
 
@@ -131,6 +131,9 @@ def facts(packet: Mapping[str, Any], state: CardState) -> list[dict[str, str]]:
         except (TypeError, ValueError):
             anger = ""
         pairs.append(("Sentiment", f"{_short(sentiment['label'], 30)}{anger}"))
+    language = language_label((packet.get("slots") or {}).get("language"))
+    if language:
+        pairs.append(("Language", _short(language, 40)))
     known = [
         f"{name.replace('_', ' ')}: {_slot(value)}"
         for name, value in (packet.get("slots") or {}).items()

@@ -109,6 +109,11 @@ def _sentiment_field(packet: Mapping[str, Any]) -> str:
     return "*Sentiment*\n" + text
 
 
+def _language_field(packet: Mapping[str, Any]) -> str:
+    label = labels.language_label((packet.get("slots") or {}).get("language"))
+    return "*Language*\n" + own(label, 40) if label else ""
+
+
 def fields_section(packet: Mapping[str, Any]) -> dict[str, Any]:
     fields = [
         _customer_field(packet),
@@ -116,6 +121,7 @@ def fields_section(packet: Mapping[str, Any]) -> dict[str, Any]:
         _identities_field(packet),
         "*Reason*\n" + (clean(packet.get("reason"), 500) or "_not given_"),
         _sentiment_field(packet),
+        _language_field(packet),
         "*Conversation*\n" + (clean(packet.get("conversation_id"), 200) or "_unknown_"),
     ]
     return {
