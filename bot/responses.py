@@ -43,18 +43,30 @@ def names() -> set[str]:
     return set(_responses(domain_file()))
 
 
-def template(name: str, channel: str | None = None) -> str:
-    """The unfilled text of response ``name``: its variation for ``channel`` if it has one,
-    else its first variation without a channel (Rasa picks at random; ours have one)."""
+def template(name: str, channel: str | None = None, language: str | None = None) -> str:
+    """The unfilled text of response ``name``: its variation for ``channel`` and ``language``
+    (the ``language`` slot condition, as Rasa picks it) if it has one, else its first
+    variation without a channel and without a condition (Rasa picks at random; ours have one)."""
     variations = _responses(domain_file()).get(name)
     if not variations:
         raise ResponseError(f"domain.yml has no response {name!r}: add it under 'responses:'")
     with_text = [v for v in variations if isinstance(v, dict) and v.get("text")]
-    chosen = [v for v in with_text if channel and v.get("channel") == channel]
-    chosen = chosen or [v for v in with_text if not v.get("channel")]
-    if not chosen:
-        raise ResponseError(f"domain.yml response {name!r} has no text variation for every channel")
-    return str(chosen[0]["text"])
+    in_language = [v for v in with_text if language and _language_of(v) == language]
+    plain = [v for v in with_text if not v.get("condition")]
+    for pool in (in_language, plain):
+        chosen = [v for v in pool if channel and v.get("channel") == channel]
+        chosen = chosen or [v for v in pool if not v.get("channel")]
+        if chosen:
+            return str(chosen[0]["text"])
+    raise ResponseError(f"domain.yml response {name!r} has no text variation for every channel")
+
+
+def _language_of(variation: dict[str, Any]) -> str | None:
+    """The value of a ``language`` slot condition on a response variation, if it has one."""
+    for condition in variation.get("condition") or ():
+        if isinstance(condition, dict) and condition.get("name") == "language":
+            return str(condition.get("value"))
+    return None
 
 
 def fill(text: str, values: dict[str, Any], *, name: str = "response") -> str:
@@ -69,6 +81,6 @@ def fill(text: str, values: dict[str, Any], *, name: str = "response") -> str:
     return _PLACEHOLDER.sub(value, text)
 
 
-def render(name: str, channel: str | None = None, **values: Any) -> str:
+def render(name: str, channel: str | None = None, language: str | None = None, **values: Any) -> str:
     """Response ``name`` from domain.yml with its placeholders filled from ``values``."""
-    return fill(template(name, channel), values, name=name)
+    return fill(template(name, channel, language), values, name=name)

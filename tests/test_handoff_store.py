@@ -9,6 +9,7 @@ import pytest
 
 from bot.business import BusinessHours, load_business_settings
 from bot.customers import CustomerStore
+from bot.handoff.models import Handoff
 from bot.handoff.store import (
     PAUSE_BOT,
     POST_CARD,
@@ -71,7 +72,38 @@ def test_customer_messages_after_the_handoff_are_queued_once(handoffs: HandoffSt
     assert handoffs.relay_customer_message("c1", "new", 101.0)
     assert not handoffs.relay_customer_message("c1", "new", 101.0)  # the same event again
     assert not handoffs.relay_customer_message("other", "no handoff", 101.0)
-    assert kinds(handoffs) == [POST_CARD, POST_THREAD]
+    assert sorted(kinds(handoffs)) == sorted([POST_CARD, POST_THREAD, SAY_TO_CUSTOMER])  # + "heard you"
+
+
+def said_to_customer(handoffs: HandoffStore, conversation: str = "c1") -> list[str]:
+    texts = []
+    outbox = handoffs.outbox()
+    while items := outbox.take_due():
+        for item in items:
+            if item.queue == f"customer:{conversation}" and item.kind == SAY_TO_CUSTOMER:
+                texts.append(item.payload["text"])
+            outbox.mark_delivered(item.id)
+    return texts
+
+
+def test_a_waiting_customer_is_told_once_that_they_were_heard_and_once_more_when_it_runs_late(
+    handoffs: HandoffStore,
+) -> None:
+    open_one(handoffs, relay_after=100.0)
+    for n, text in enumerate(["hello?", "anyone there?", "HELLO??"]):
+        assert handoffs.relay_customer_message("c1", text, 101.0 + n)
+    (heard,) = said_to_customer(handoffs)
+    wait = load_business_settings().handoff.expected_wait_minutes
+    assert "your message is with our support team" in heard and f"within about {round(wait)} min" in heard
+    with handoffs.db.session() as session:  # the expected wait has passed
+        session.execute(Handoff.__table__.update().values(created_at=utcnow() - timedelta(minutes=wait + 1)))
+    assert handoffs.relay_customer_message("c1", "still nobody?", 110.0)
+    assert handoffs.relay_customer_message("c1", "???", 111.0)
+    (longer,) = said_to_customer(handoffs)
+    assert "taking longer than usual" in longer
+    handoffs.claim(handoffs.latest_for("c1").id, "UALEX", "Alex")  # a person is on it: no more of ours
+    assert handoffs.relay_customer_message("c1", "hi Alex", 112.0)
+    assert said_to_customer(handoffs) == ["Alex from our support team has joined the conversation."]
 
 
 def test_claim_resolve_and_replies_queue_the_right_deliveries(handoffs: HandoffStore) -> None:
@@ -127,9 +159,9 @@ def test_a_failing_item_holds_back_its_queue_only(handoffs: HandoffStore) -> Non
     handoffs.relay_customer_message("a", "later", 200.0)
     head = due(handoffs)[0]
     handoffs.outbox().mark_failed(head.id, "429", retry_in=60)
-    heads = due(handoffs)
+    heads = [i for i in due(handoffs) if i.queue.startswith("desk")]  # (and "heard you" to customer a)
     assert [(i.kind, i.payload["handoff_id"]) for i in heads] == [(POST_CARD, second)]
-    assert handoffs.outbox().pending_count() == 3 and first != second
+    assert handoffs.outbox().pending_count() == 4 and first != second
 
 
 def test_a_leased_item_is_not_given_to_a_second_worker(handoffs: HandoffStore) -> None:
@@ -150,7 +182,8 @@ def test_outbox_worker_delivers_in_order_and_honours_retry_after(handoffs: Hando
         if item.kind == POST_THREAD and item.payload["text"] == "m1" and failures["left"]:
             failures["left"] -= 1
             raise RetryLater("rate limited", retry_after=0.05)
-        delivered.append(item.payload.get("text", item.kind))
+        if item.queue.startswith("desk"):  # (the customer's queue has "your message is with us")
+            delivered.append(item.payload.get("text", item.kind))
 
     worker = OutboxWorker(handoffs.outbox(), deliver, interval=0.01)
 

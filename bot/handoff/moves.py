@@ -27,6 +27,7 @@ from bot.handoff.store import (
     customer_queue,
     desk_queue,
 )
+from bot.handoff.waiting_ack import customer_language
 from bot.outbox import enqueue, utcnow
 from bot.redact import redact
 from bot.responses import render
@@ -100,9 +101,9 @@ class HandoffMoves:
             row.queued_at, row.customer_updated_at = utcnow(), None
             enqueue(session, desk_queue(row.id), UPDATE_CARD, {"handoff_id": row.id})
             HandoffStore._notice(session, row.id, "handed_back", {"agent": previous})
+            text = render("utter_agent_handed_back", language=customer_language(row), agent_name=previous)
             enqueue(
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
-                {"handoff_id": row.id, "conversation_id": row.conversation_id,
-                 "text": render("utter_agent_handed_back", agent_name=previous), "notice": True},
+                {"handoff_id": row.id, "conversation_id": row.conversation_id, "text": text, "notice": True},
             )  # fmt: skip
             return _record(row)

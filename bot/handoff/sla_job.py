@@ -48,6 +48,7 @@ from bot.handoff.store import (
     customer_queue,
     desk_queue,
 )
+from bot.handoff.waiting_ack import customer_language
 from bot.outbox import OutboxItem, enqueue, utcnow
 from bot.responses import render
 
@@ -219,7 +220,8 @@ def _inform_one(
         queued = enqueue(
             session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
             {"handoff_id": row.id, "conversation_id": row.conversation_id,
-             "text": render("utter_agent_still_looking", agent_name=agent_name),
+             "text": render("utter_agent_still_looking", language=customer_language(row),
+                            agent_name=agent_name),
              "agent_name": agent_name, "agent_id": row.claimed_by, "notice": True},
             dedupe_key=key,
         )  # fmt: skip

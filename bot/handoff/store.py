@@ -7,7 +7,6 @@ the message that hands the customer back to the bot.
 
 from __future__ import annotations
 
-import statistics
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,11 +15,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.business import load_business_settings
 from bot.db import Sessions
 from bot.handoff import states
 from bot.handoff.models import DeskMessage, Handoff
 from bot.handoff.routing import Route
 from bot.handoff.states import ACTIVE, HandoffStatus
+from bot.handoff.waiting_ack import acknowledge_waiting, customer_language, expected_wait
 from bot.outbox import Outbox, enqueue, utcnow
 from bot.redact import redact
 from bot.responses import render
@@ -182,13 +183,8 @@ class HandoffStore:
         With ``team``, only that team's handoffs count: a busy billing desk does not make the
         VIP desk's customers expect a long wait.
         """
-        query = select(Handoff.created_at, Handoff.claimed_at).where(Handoff.claimed_at.is_not(None))
-        if team is not None:
-            query = query.where(Handoff.team == team)
         with self.db.session() as session:
-            rows = session.execute(query.order_by(Handoff.id.desc()).limit(sample)).all()
-        waits = [(claimed - created).total_seconds() / 60 for created, claimed in rows]
-        return statistics.median(waits) if len(waits) >= 3 else default
+            return expected_wait(session, default, sample, team)
 
     # --- state changes -----------------------------------------------------------------
 
@@ -233,7 +229,8 @@ class HandoffStore:
                 session, customer_queue(row.conversation_id), SAY_TO_CUSTOMER,
                 {
                     "handoff_id": row.id, "conversation_id": row.conversation_id,
-                    "text": render("utter_agent_joined", agent_name=agent_name),
+                    "text": render("utter_agent_joined", language=customer_language(row),
+                                   agent_name=agent_name),
                     "agent_name": agent_name, "agent_id": agent_id, "notice": True,
                 },
             )  # fmt: skip
@@ -325,11 +322,17 @@ class HandoffStore:
                 return False
             if channel is not None and row.channel != channel:
                 return False
-            return enqueue(
+            queued = enqueue(
                 session, desk_queue(row.id), POST_THREAD,
                 {"handoff_id": row.id, "kind": "customer", "text": text},
                 dedupe_key=f"customer-message:{conversation_id}:{timestamp!r}",
             )  # fmt: skip
+            if queued:  # "hello? anyone there?": heard, once per stage (bot/handoff/waiting_ack.py)
+                default_wait = load_business_settings().handoff.expected_wait_minutes
+                acknowledge_waiting(
+                    session, row, utcnow(), default_wait, customer_queue(conversation_id), SAY_TO_CUSTOMER
+                )
+            return queued
 
     def relay_agent_message(
         self, handoff_id: int, *, message_ts: str, agent_id: str, agent_name: str, text: str

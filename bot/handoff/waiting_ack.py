@@ -41,6 +41,11 @@ def expected_wait(
     return statistics.median(waits) if len(waits) >= 3 else default
 
 
+def customer_language(row: Handoff) -> str | None:
+    """The language the customer wrote in (the ``language`` slot on the handoff's packet)."""
+    return str(((row.packet or {}).get("slots") or {}).get("language") or "") or None
+
+
 def acknowledge_waiting(
     session: Session, row: Handoff, now: datetime, default_wait: float, customer_queue: str, kind: str
 ) -> bool:
@@ -49,7 +54,7 @@ def acknowledge_waiting(
         return False
     waited = (now - row.created_at).total_seconds() / 60
     expected = expected_wait(session, default_wait, team=row.team)
-    language = str(((row.packet or {}).get("slots") or {}).get("language") or "") or None
+    language = customer_language(row)
     if waited < expected:
         stage = "heard"
         left = max(1, round(expected - waited))
