@@ -33,6 +33,8 @@ NOISE: tuple[tuple[re.Pattern[str], str], ...] = (
      "EXTERNAL_ intents are triggered by the relay, never typed by a customer"),
     (re.compile(r"The intent 'knowledge_question' is listed in the domain file, but is not found in the NLU"),
      "set by the help-center search (bot/nlu/knowledge_retriever.py), never classified from examples"),
+    (re.compile(r"The intent 'other_language' is listed in the domain file, but is not found in the NLU"),
+     "set by the language detector (bot/nlu/language_detector.py), never classified from examples"),
     (re.compile(r"training data consisting of (entity examples|lookup tables), but your NLU configuration"),
      "entities come from RegexEntityExtractor (regexes + lookup table, config.yml), which this check skips"),
 )  # fmt: skip
