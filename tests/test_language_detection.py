@@ -109,6 +109,12 @@ def test_an_unsupported_language_becomes_other_language() -> None:
     assert [e["value"] for e in message.get(ENTITIES)] == ["fr"]
 
 
+def test_one_or_two_words_never_make_a_language_unsupported() -> None:
+    assert detect("jawoll", 0.9).language == "pl"  # a German "yes" (bench/data/languages.yml)
+    (message,) = run(parsed("jawoll", "affirm"))
+    assert message.get(INTENT)["name"] == "affirm"
+
+
 def test_button_payloads_and_unclear_messages_are_left_alone() -> None:
     payload, short = run(parsed('/inform{"order_number": "HL-104233"}'), parsed("ok"))
     assert not payload.get(ENTITIES) and not short.get(ENTITIES)
