@@ -353,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.experience.cli import add_commands as add_experience_commands
 
     add_experience_commands(commands)  # report (and the demo month, the digest)
+    from bot.review.cli import add_commands as add_review_commands
+
+    add_review_commands(commands)  # review-misses, review-accept
     return parser
 
 

@@ -212,6 +212,16 @@ def digest_text(
     lines += [f"• “{untrusted(u['text'])}” ({u['count']}×)" for u in unknown] or [
         "• nothing: every message understood"
     ]
+    groups = report.get("miss_clusters")  # the newest review-misses file (bot/review/digest.py)
+    if groups is not None:
+        when = f" (review of {untrusted(groups['generated_at'], 20)})" if groups.get("generated_at") else ""
+        lines += ["", bold("Groups of missed questions") + when]
+        lines += [
+            f"• {c['size']}× like “{untrusted(c['example'])}” → {untrusted(c['suggestion'], 80)}"
+            for c in groups.get("clusters") or []
+        ] or [
+            "• no groups of similar questions" if when else "• no review yet: run python -m bot review-misses"
+        ]
     lines += ["", bold("Unhappy customers said")]
     comments = (report.get("detractor_comments") or [])[:top]
     for c in comments:

@@ -69,6 +69,7 @@ def build_digest(
     from bot.business import load_business_settings
     from bot.experience.periods import Period
     from bot.experience.report import load_report, metric_settings
+    from bot.review.digest import reviews_folder, top_clusters
     from bot.settings import customer_database_url, data_dir
 
     timezone = metric_settings(business_path).timezone
@@ -80,6 +81,7 @@ def build_digest(
         database_url=database_url or customer_database_url(), data_dir=data_directory or data_dir(),
         now=now, business_path=business_path,
     )  # fmt: skip
+    report["miss_clusters"] = top_clusters(reviews_folder(data_directory or data_dir()))
     return digest_text(report, business=load_business_settings(business_path).name, slack=slack)
 
 
