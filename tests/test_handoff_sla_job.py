@@ -225,7 +225,8 @@ def test_customer_text_never_becomes_a_mention(relay: Relay, slack: FakeSlack) -
 
 def still_looking_text(agent_name: str) -> str:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
-    return domain["utter_agent_still_looking"][0]["text"].format(agent_name=agent_name)
+    # the English default is the last variation (language variants come first)
+    return domain["utter_agent_still_looking"][-1]["text"].format(agent_name=agent_name)
 
 
 def customer_writes(relay: Relay, handoff: HandoffRecord, text: str, *, at: datetime) -> None:

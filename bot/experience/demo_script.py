@@ -125,7 +125,13 @@ class Script:
         return self._response(name, values)[0]
 
     def _response(self, name: str, values: dict[str, Any]) -> tuple[str, list[dict[str, Any]] | None]:
-        variations = [v for v in self.responses.get(name) or [] if isinstance(v, dict) and v.get("text")]
+        # The demo customers write English: variations for another language (a condition on
+        # the language slot, listed before the English default) are not theirs.
+        variations = [
+            v
+            for v in self.responses.get(name) or []
+            if isinstance(v, dict) and v.get("text") and not _for_language(v)
+        ]
         mine = [v for v in variations if v.get("channel") == self.spec.channel] or [
             v for v in variations if not v.get("channel")
         ]
@@ -265,6 +271,11 @@ def _score_text(rng: random.Random, kind: str, score: int) -> str:
     forms = {"csat": [f"{score}", f"{score} stars", f"{score}/5"], "nps": [f"{score}", f"{score}/10"],
              "ces": [f"{score}"]}  # fmt: skip
     return rng.choice(forms[kind])
+
+
+def _for_language(variation: dict[str, Any]) -> bool:
+    """Whether a domain.yml response variation is said only in one language (``language`` slot)."""
+    return any(isinstance(c, dict) and c.get("name") == "language" for c in variation.get("condition") or [])
 
 
 def utc(stamp: float) -> datetime:
