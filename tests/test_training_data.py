@@ -14,9 +14,11 @@ from bot.evaluation import load_examples
 ROOT = Path(__file__).resolve().parent.parent
 UNUSED_RESPONSE = re.compile(r"The utterance '(\w+)' is not used in any story or rule")
 # Intents without examples: the handoff relay sends EXTERNAL_* (Rasa "external events"), the
-# help-center search sets knowledge_question (bot/nlu/knowledge_retriever.py).
+# help-center search sets knowledge_question (bot/nlu/knowledge_retriever.py), the language
+# detector other_language (bot/nlu/language_detector.py).
 EXTERNAL_INTENT = re.compile(
-    r"The intent '(EXTERNAL_\w+|knowledge_question)' is listed in the domain file, but is not found"
+    r"The intent '(EXTERNAL_\w+|knowledge_question|other_language)' is listed in the domain file, "
+    r"but is not found"
 )
 REQUIRED_INTENTS = {
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "human_handoff",
@@ -82,9 +84,12 @@ def test_domain_and_data_agree_on_intents_and_entities() -> None:
     examples = load_examples()
     external = {intent for intent in domain["intents"] if intent.startswith("EXTERNAL_")}
     assert external == {"EXTERNAL_handoff_resolved", "EXTERNAL_handoff_unanswered"}  # sent by the relay
-    assert set(domain["intents"]) - external - {"knowledge_question"} == {e.intent for e in examples}
+    set_by_components = {"knowledge_question", "other_language"}
+    assert set(domain["intents"]) - external - set_by_components == {e.intent for e in examples}
     annotated = {m for e in examples for m in re.findall(r"\]\((\w+)\)", e.text)}
-    assert annotated == set(domain["entities"]) == {"order_number", "email", "device_model", "date"}
+    # (entity language comes from the language detector, never from annotations)
+    annotatable = set(domain["entities"]) - {"language"}
+    assert annotated == annotatable == {"order_number", "email", "device_model", "date"}
 
 
 def test_every_response_an_action_utters_exists() -> None:
