@@ -44,6 +44,7 @@ _identifier: Any = None
 class Detected:
     language: str  # ISO 639-1 code
     confidence: float  # 0..1, normalised over CANDIDATES
+    words: int  # words that told the language (order numbers, links, emoji left out)
 
 
 def language_text(text: str) -> str:
@@ -58,7 +59,9 @@ def detect(text: str, min_confidence: float = MIN_CONFIDENCE) -> Detected | None
         return None
     language, confidence = _get_identifier().classify(words)
     confidence = float(confidence)
-    return Detected(str(language), confidence) if confidence >= min_confidence else None
+    if confidence < min_confidence:
+        return None
+    return Detected(str(language), confidence, len(words.split()))
 
 
 def _get_identifier() -> Any:

@@ -31,7 +31,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.business import load_business_settings
-from bot.nlu.language_detection import detect, language_text
+from bot.nlu.language_detection import detect
 
 ENTITY = "language"
 OTHER_LANGUAGE_INTENT = "other_language"
@@ -71,7 +71,7 @@ class LanguageDetector(GraphComponent):
             if found.language in supported:
                 if found.confidence >= self._supported_confidence:
                     self._add_entity(message, found.language, found.confidence)
-            elif found.confidence >= self._other_confidence and len(language_text(text).split()) >= 3:
+            elif found.confidence >= self._other_confidence and found.words >= 3:
                 self._add_entity(message, found.language, found.confidence)
                 self._other_language(message, found.confidence)
         return messages
