@@ -19,7 +19,6 @@ bench/results/languages.json)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -33,18 +32,17 @@ sys.path.insert(0, str(REPO))
 
 from bot.evaluation import Example, evaluate, load_examples, load_out_of_domain  # noqa: E402
 from bot.nlu.language_detection import detect  # noqa: E402
-from bot.training import ensure_model  # noqa: E402
+from bot.training import ensure_model, shipped_component  # noqa: E402
 
 HELD_OUT = REPO / "bench" / "data" / "languages.yml"
 RESULTS = REPO / "bench" / "results" / "languages.json"
 
 
 def detector_config() -> dict[str, float]:
-    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
-    for component in config["pipeline"]:
-        if component["name"].endswith("LanguageDetector"):
-            return {k: float(component[k]) for k in ("supported_confidence", "other_confidence")}
-    raise SystemExit("config.yml has no LanguageDetector: nothing to measure")
+    component = shipped_component("LanguageDetector")
+    if component is None:
+        raise SystemExit("config.yml has no LanguageDetector: nothing to measure")
+    return {k: float(component[k]) for k in ("supported_confidence", "other_confidence")}
 
 
 def held_out() -> dict[str, list[Example]]:
@@ -62,22 +60,6 @@ def detection(texts: list[str], expected: str, threshold: float) -> dict[str, fl
     return {"messages": len(texts), "detected": right / len(texts), "wrong_language": wrong / len(texts)}
 
 
-def answered_right(model: Path, examples: list[Example]) -> float:
-    """Share whose final intent (after the fallback threshold) is the expected one."""
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(model))
-
-    async def run() -> int:
-        hits = 0
-        for example in examples:
-            result = await agent.parse_message(example.plain_text)
-            hits += result["intent"]["name"] == example.intent
-        return hits
-
-    return asyncio.run(run()) / len(examples)
-
-
 def main() -> None:
     started = time.time()
     config = detector_config()
@@ -91,7 +73,7 @@ def main() -> None:
             **detection([e.plain_text for e in examples], language, config["supported_confidence"]),
             "intents": len({e.intent for e in examples}),
             "top_intent_right": report.accuracy,
-            "answered_right": answered_right(model, examples),
+            "answered_right": report.answered_right,
             "mistakes": [m[1:] for m in report.mistakes[:10]],
         }
     english = [e.plain_text for e in load_examples(skip=("languages_es.yml", "languages_de.yml"))]

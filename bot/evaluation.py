@@ -34,12 +34,17 @@ class Example:
 class Report:
     total: int = 0
     correct: int = 0
+    answered: int = 0  # the final intent (after the fallback threshold) is the expected one
     confusions: Counter = field(default_factory=Counter)  # (expected, predicted) -> count
     mistakes: list[tuple[str, str, float, str]] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.total if self.total else 0.0
+
+    @property
+    def answered_right(self) -> float:
+        return self.answered / self.total if self.total else 0.0
 
     def summary(self, limit: int = 15) -> str:
         lines = [f"intent accuracy {self.accuracy:.1%} ({self.correct}/{self.total})"]
@@ -112,6 +117,7 @@ def evaluate(model_path: Path, test: list[Example]) -> Report:
             ranking = [r for r in result["intent_ranking"] if r["name"] != "nlu_fallback"]
             best = ranking[0] if ranking else {"name": "", "confidence": 0.0}
             report.total += 1
+            report.answered += result["intent"]["name"] == example.intent
             if best["name"] == example.intent:
                 report.correct += 1
             else:
