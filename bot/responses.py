@@ -51,7 +51,7 @@ def template(name: str, channel: str | None = None, language: str | None = None)
     if not variations:
         raise ResponseError(f"domain.yml has no response {name!r}: add it under 'responses:'")
     with_text = [v for v in variations if isinstance(v, dict) and v.get("text")]
-    in_language = [v for v in with_text if language and _language_of(v) == language]
+    in_language = [v for v in with_text if language and language_of(v) == language]
     plain = [v for v in with_text if not v.get("condition")]
     for pool in (in_language, plain):
         chosen = [v for v in pool if channel and v.get("channel") == channel]
@@ -61,7 +61,7 @@ def template(name: str, channel: str | None = None, language: str | None = None)
     raise ResponseError(f"domain.yml response {name!r} has no text variation for every channel")
 
 
-def _language_of(variation: dict[str, Any]) -> str | None:
+def language_of(variation: dict[str, Any]) -> str | None:
     """The value of a ``language`` slot condition on a response variation, if it has one."""
     for condition in variation.get("condition") or ():
         if isinstance(condition, dict) and condition.get("name") == "language":

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterable
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -108,10 +109,19 @@ def _train(files: list[Path], target: Path, *, nlu_only: bool, quiet: bool) -> N
             print(f"    warning: {warning}", file=out, flush=True)
 
 
-def shipped_fallback_threshold(config_file: Path | None = None) -> float:
-    """The FallbackClassifier threshold in config.yml (chosen by bench/oos_threshold.py)."""
+def shipped_component(name: str, config_file: Path | None = None) -> dict[str, Any] | None:
+    """The NLU pipeline entry of config.yml named ``name`` (Rasa's name, or our class name at
+    the end of a dotted path), or None when the pipeline has none."""
     config = yaml.safe_load((config_file or project_root() / "config.yml").read_text(encoding="utf-8"))
     for component in config.get("pipeline") or []:
-        if component.get("name") == "FallbackClassifier":
-            return float(component.get("threshold", 0.3))  # Rasa's default
-    return 0.0
+        if str(component.get("name")).split(".")[-1] == name:
+            return component
+    return None
+
+
+def shipped_fallback_threshold(config_file: Path | None = None) -> float:
+    """The FallbackClassifier threshold in config.yml (chosen by bench/oos_threshold.py)."""
+    component = shipped_component("FallbackClassifier", config_file)
+    if component is None:
+        return 0.0
+    return float(component.get("threshold", 0.3))  # Rasa's default

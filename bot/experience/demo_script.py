@@ -34,6 +34,7 @@ from rasa.shared.core.events import (
 )
 
 from bot.experience.demo_plan import ConversationSpec, CustomerSpec, SurveySpec
+from bot.responses import language_of
 
 _PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
 SURVEY_SLOT = "survey"  # bot/surveys/conversation.py
@@ -130,7 +131,7 @@ class Script:
         variations = [
             v
             for v in self.responses.get(name) or []
-            if isinstance(v, dict) and v.get("text") and not _for_language(v)
+            if isinstance(v, dict) and v.get("text") and language_of(v) is None
         ]
         mine = [v for v in variations if v.get("channel") == self.spec.channel] or [
             v for v in variations if not v.get("channel")
@@ -271,11 +272,6 @@ def _score_text(rng: random.Random, kind: str, score: int) -> str:
     forms = {"csat": [f"{score}", f"{score} stars", f"{score}/5"], "nps": [f"{score}", f"{score}/10"],
              "ces": [f"{score}"]}  # fmt: skip
     return rng.choice(forms[kind])
-
-
-def _for_language(variation: dict[str, Any]) -> bool:
-    """Whether a domain.yml response variation is said only in one language (``language`` slot)."""
-    return any(isinstance(c, dict) and c.get("name") == "language" for c in variation.get("condition") or [])
 
 
 def utc(stamp: float) -> datetime:
