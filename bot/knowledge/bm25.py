@@ -32,6 +32,17 @@ if so than then just please hi hello thanks s t
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _UNDOUBLE = frozenset("bgmnprt")  # "plugged" -> "plugg" -> "plug"; "added" stays "add"
+# One spelling per word: customers write "wifi" and "fibre" where an article says "Wi-Fi" and
+# "Fiber" (the help center mixes British and American spelling, customers do too).
+_JOINED = re.compile(r"\b(wi|e)-(fi|mail)\b")
+_SPELLING = {
+    "fibre": "fiber",
+    "colour": "color",
+    "colours": "colors",
+    "centre": "center",
+    "metre": "meter",
+    "metres": "meters",
+}
 
 
 def stem(word: str) -> str:
@@ -58,7 +69,8 @@ def stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Index and query words, in order; used the same way for passages and questions."""
-    return [stem(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
+    words = _WORD.findall(_JOINED.sub(r"\1\2", text.lower()))
+    return [stem(_SPELLING.get(word, word)) for word in words if word not in STOPWORDS]
 
 
 class BM25Index:

@@ -58,9 +58,12 @@ class KnowledgeRetriever(GraphComponent):
         return {
             "folder": "knowledge",
             "model": "all-MiniLM-L6-v2",  # must be the SentenceEmbeddingFeaturizer's model
-            "threshold": 0.54,  # fitted by bench/knowledge.py, like weight and saturation
+            # All four fitted by bench/knowledge.py (bench/README.md, "knowledge.py").
+            "threshold": 0.47,
             "weight": 0.5,
-            "saturation": 10.0,
+            "saturation": 20.0,
+            "article_weight": 0.75,
+            "classifier_weight": 0.1,
             "answer_when": ["nlu_fallback", "out_of_scope"],
         }
 
@@ -70,6 +73,9 @@ class KnowledgeRetriever(GraphComponent):
             raise InvalidConfigException("KnowledgeRetriever: threshold must be in (0, 1]")
         if not 0.0 <= float(config["weight"]) <= 1.0:
             raise InvalidConfigException("KnowledgeRetriever: weight must be between 0 and 1")
+        for name in ("article_weight", "classifier_weight"):
+            if float(config[name]) < 0.0:
+                raise InvalidConfigException(f"KnowledgeRetriever: {name} must be 0 or more")
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -115,9 +121,8 @@ class KnowledgeRetriever(GraphComponent):
         def embed(texts: list[str]) -> np.ndarray:
             return embed_texts(str(self._config["model"]), texts)
 
-        self._index = build_index(
-            articles, embed, float(self._config["weight"]), float(self._config["saturation"])
-        )
+        weights = ("weight", "saturation", "article_weight", "classifier_weight")
+        self._index = build_index(articles, embed, *(float(self._config[name]) for name in weights))
         logger.info("KnowledgeRetriever: %d articles, %d index rows", len(articles), len(self._index))
         with self._model_storage.write_to(self._resource) as directory:
             self._index.save(Path(directory))
