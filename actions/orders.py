@@ -114,11 +114,6 @@ class ValidateOrderStatusForm(OrderNumberValidation):
         return "validate_order_status_form"
 
 
-class ValidateReturnForm(OrderNumberValidation):
-    def name(self) -> str:
-        return "validate_return_form"
-
-
 class ValidateInvoiceForm(OrderNumberValidation):
     def name(self) -> str:
         return "validate_invoice_form"
@@ -135,7 +130,11 @@ class OwnedOrderAction(SupportAction, ABC):
 
     @abstractmethod
     async def answer(
-        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer: CustomerRecord,
+        order: OrderRecord,
     ) -> list[EventType]: ...
 
     async def act(
@@ -144,7 +143,7 @@ class OwnedOrderAction(SupportAction, ABC):
         cleared: list[EventType] = [SlotSet("order_number", None)]
         customer, order = await find_order(tracker)
         if order is not None and order.customer_id == customer.id:
-            return [*cleared, *await self.answer(dispatcher, customer, order)]
+            return [*cleared, *await self.answer(dispatcher, tracker, customer, order)]
         # No such order, or someone else's: one answer for both, so the chat is no oracle.
         number = normalise_order_number(tracker.get_slot("order_number")) or ""
         if not customer.is_known:
@@ -158,7 +157,11 @@ class ActionOrderStatus(OwnedOrderAction):
         return "action_order_status"
 
     async def answer(
-        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer: CustomerRecord,
+        order: OrderRecord,
     ) -> list[EventType]:
         response = STATUS_RESPONSES.get(order.status, "utter_order_processing")
         dispatcher.utter_message(response=response, **order_details(order))
@@ -170,9 +173,54 @@ class ActionSendInvoice(OwnedOrderAction):
         return "action_send_invoice"
 
     async def answer(
-        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer: CustomerRecord,
+        order: OrderRecord,
     ) -> list[EventType]:
         dispatcher.utter_message(
             response="utter_invoice_sent", order_number=order.number, email=mask_email(customer.email)
         )
         return []
+
+
+CANCEL_RESPONSES = {
+    "processing": "utter_cancel_order_processing",
+    "shipped": "utter_cancel_order_shipped",
+    "delivered": "utter_cancel_order_delivered",
+    "cancelled": "utter_order_cancelled",
+    "returned": "utter_order_returned",
+}
+OPEN_STATUSES = ("processing", "shipped")
+
+
+class ActionCancelOrder(SupportAction):
+    """A cancellation request: the advice the order's real state allows, not "cancel it before it ships".
+
+    The order is the one named (if it is the sender's), else the sender's only order still
+    on its way; without one (or for a stranger: no disclosure) the general advice.
+    """
+
+    def name(self) -> str:
+        return "action_cancel_order"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        customer, order = await find_order(tracker)
+        if order is not None and order.customer_id != customer.id:
+            order = None
+        if order is None and customer.is_known and not tracker.get_slot("order_number"):
+            orders = await run_sync(customer_store().orders_for, customer.id)
+            on_the_way = [o for o in orders if o.status in OPEN_STATUSES]
+            order = on_the_way[0] if len(on_the_way) == 1 else None
+        if order is None:
+            dispatcher.utter_message(response="utter_cancel_order")
+        else:
+            dispatcher.utter_message(
+                response=CANCEL_RESPONSES.get(order.status, "utter_cancel_order"),
+                **order_details(order),
+                return_window_days=business().return_window_days,
+            )
+        return [SlotSet("order_number", None)]

@@ -1,4 +1,9 @@
-"""Returns and refunds: eligibility from the delivery date and the return policy."""
+"""Returns and refunds: eligibility from the delivery date and the return policy.
+
+``action_check_return`` runs when the return form is done (actions/return_form.py): it says
+why an order cannot be returned, or opens the return the customer confirmed (the items and
+reason they chose), or says nothing was returned when they declined the summary.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -18,7 +23,8 @@ from actions.common import (
     identify,
     mask_email,
 )
-from actions.orders import OwnedOrderAction
+from actions.orders import OwnedOrderAction, order_details
+from actions.return_form import DETAIL_SLOTS, chosen_products, reason_parts, return_eligibility
 from bot.customers import CustomerRecord, OrderRecord, ReturnRecord
 from bot.db import run_sync
 
@@ -27,19 +33,6 @@ RETURN_STATUS_TEXT = {
     "received": "received in our warehouse — your refund is being processed",
     "refunded": "complete: refunded on {refunded_on}",
 }
-
-
-def return_eligibility(order: OrderRecord, today: date, window_days: int) -> str:
-    """``eligible``, or why not: ``not_delivered``, ``cancelled``, ``already_open``, ``window_passed``."""
-    if order.returns:
-        return "already_open"
-    if order.status == "cancelled":
-        return "cancelled"
-    if order.status != "delivered" or order.delivered_on is None:
-        return "not_delivered"
-    if (today - order.delivered_on).days > window_days:
-        return "window_passed"
-    return "eligible"
 
 
 class ActionReturnPolicy(SupportAction):
@@ -63,10 +56,15 @@ class ActionCheckReturn(OwnedOrderAction):
         return "action_check_return"
 
     async def answer(
-        self, dispatcher: CollectingDispatcher, customer: CustomerRecord, order: OrderRecord
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        customer: CustomerRecord,
+        order: OrderRecord,
     ) -> list[EventType]:
         settings = business()
         verdict = return_eligibility(order, date.today(), settings.return_window_days)
+        done: list[EventType] = [SlotSet(slot, None) for slot in DETAIL_SLOTS]
         if verdict == "already_open":
             dispatcher.utter_message(
                 response="utter_return_already_open",
@@ -77,6 +75,12 @@ class ActionCheckReturn(OwnedOrderAction):
             dispatcher.utter_message(
                 response="utter_order_cancelled", order_number=order.number, items=order.item_summary
             )
+        elif verdict == "not_delivered" and order.status == "shipped":
+            dispatcher.utter_message(
+                response="utter_return_not_delivered_shipped",
+                **order_details(order),
+                return_window_days=settings.return_window_days,
+            )
         elif verdict == "not_delivered":
             dispatcher.utter_message(response="utter_return_not_delivered", order_number=order.number)
         elif verdict == "window_passed":
@@ -86,19 +90,29 @@ class ActionCheckReturn(OwnedOrderAction):
                 delivered_on=format_day(order.delivered_on),
                 return_window_days=settings.return_window_days,
             )
-            return [FollowupAction("utter_offer_human")]
+            return [*done, FollowupAction("utter_offer_human")]
+        elif tracker.get_slot("return_confirmed") is False:
+            dispatcher.utter_message(response="utter_return_not_started")
+        elif tracker.get_slot("return_confirmed") is not True or not tracker.get_slot("return_reason"):
+            # Eligible but not asked yet (e.g. right after a new chat proved the order is
+            # theirs): the form asks which items and why, and confirms, before anything happens.
+            return [*done, SlotSet("order_number", order.number), FollowupAction("return_form")]
         else:
-            opened = await run_sync(customer_store().start_return, order.number, date.today())
+            products = chosen_products(order, tracker.get_slot("return_items"))
+            reason, note = reason_parts(tracker.get_slot("return_reason"))
+            opened = await run_sync(
+                customer_store().start_return, order.number, date.today(), products, reason, note
+            )
             dispatcher.utter_message(
                 response="utter_return_started",
                 return_id=f"R-{opened.id:05d}",
                 order_number=order.number,
-                items=order.item_summary,
+                items=order.summary_of(products),
                 email=mask_email(customer.email),
                 amount=format_money(opened.refund_cents, order.currency),
                 refund_days=settings.refund_days,
             )
-        return []
+        return done
 
 
 def describe_return(ret: ReturnRecord, currency: str) -> dict[str, str]:

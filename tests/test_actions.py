@@ -93,16 +93,20 @@ def test_unknown_order_number_gets_the_same_answer_as_someone_elses() -> None:
     assert [m["order_number"] for m in messages + theirs] == ["HL-999999", "HL-118020"]
 
 
-def test_return_within_window_is_started(use_store: CustomerStore) -> None:
-    messages, _ = run(
-        ActionCheckReturn(), "maria", [user("return HL-100982", "start_return")], order_number="HL-100982"
-    )
+def test_return_within_window_is_started_once_confirmed(use_store: CustomerStore) -> None:
+    """The form asked which items and why and the customer said yes: only then is it opened."""
+    confirmed = {"order_number": "HL-100982", "return_items": ["Hearthlink Hub"],
+                 "return_reason": "not_needed", "return_confirmed": True}  # fmt: skip
+    messages, events = run(ActionCheckReturn(), "maria", [user("yes", "affirm")], **confirmed)
     assert messages[0]["response"] == "utter_return_started"
-    assert messages[0]["email"] == "m***@example.com" and messages[0]["amount"] == "$137.00"
-    assert len(use_store.find_order("HL-100982").returns) == 1
-    again, _ = run(
-        ActionCheckReturn(), "maria", [user("return HL-100982", "start_return")], order_number="HL-100982"
+    assert messages[0]["email"] == "m***@example.com" and messages[0]["amount"] == "$99.00"
+    assert messages[0]["items"] == "Hearthlink Hub"
+    (opened,) = use_store.find_order("HL-100982").returns
+    assert (
+        opened.items == ("Hearthlink Hub",) and opened.reason == "not_needed" and opened.refund_cents == 9900
     )
+    assert {"event": "slot", "name": "return_confirmed", "value": None, "timestamp": None} in events
+    again, _ = run(ActionCheckReturn(), "maria", [user("yes", "affirm")], **confirmed)
     assert responses(again) == ["utter_return_already_open"]
 
 
@@ -116,7 +120,14 @@ def test_return_outside_window_and_not_delivered() -> None:
     messages, _ = run(
         ActionCheckReturn(), "james", [user("return it", "start_return")], order_number="HL-120455"
     )
-    assert responses(messages) == ["utter_return_not_delivered"]
+    assert responses(messages) == ["utter_return_not_delivered"]  # processing: it can still be cancelled
+    messages, _ = run(
+        ActionCheckReturn(), "maria", [user("return it", "start_return")], order_number="HL-104233"
+    )
+    assert responses(messages) == [
+        "utter_return_not_delivered_shipped"
+    ]  # shipped: refuse it, or return later
+    assert messages[0]["carrier"] == "UPS" and messages[0]["return_window_days"] == 30
 
 
 def test_refund_status_for_known_and_unknown_customers() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from bot.customers import CustomerStore, IdentityRecord, normalise_order_number
 from bot.customers.demo import load_demo_data
 
@@ -56,6 +58,23 @@ def test_start_return_is_recorded(store: CustomerStore) -> None:
     assert opened.status == "label_sent" and opened.refund_cents == 137_00
     order = store.find_order("HL-100982")
     assert [r.id for r in order.returns] == [opened.id]
+    assert opened.items == ("Hearthlink Hub", "Hearthlink Smart Plug")  # no choice given: all of it
+
+
+def test_a_return_of_some_items_refunds_those_and_keeps_the_reason_redacted(store: CustomerStore) -> None:
+    opened = store.start_return(
+        "HL-100982",
+        date.today(),
+        ["Hearthlink Smart Plug"],
+        "other",
+        "too noisy, my card 4111 1111 1111 1111",
+    )
+    assert opened.refund_cents == 2 * 19_00 and opened.items == ("Hearthlink Smart Plug",)
+    (stored,) = store.find_order("HL-100982").returns
+    assert stored.reason == "other" and stored.reason_note.startswith("too noisy")
+    assert "4111 1111" not in stored.reason_note
+    with pytest.raises(ValueError, match="no items"):
+        store.start_return("HL-100982", date.today(), ["Hearthlink Toaster"])
 
 
 def test_conversations_newest_first(store: CustomerStore) -> None:

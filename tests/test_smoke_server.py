@@ -37,8 +37,13 @@ def test_multi_turn_conversation_with_a_known_customer(running_bot: BotProcesses
     assert "Which order" in texts(running_bot, "maria", "where is my order?")
     status = texts(running_bot, "maria", "HL-104233")
     assert "shipped" in status and "UPS" in status and "1Z999AA10123456784" in status
-    started = texts(running_bot, "maria", "I want to return order HL-100982")
-    assert "started return" in started and "m***@example.com" in started
+    # a return asks which items and why, and shows what it will do, before it does it
+    assert "Which items" in texts(running_bot, "maria", "I want to return order HL-100982")
+    assert "Why are you sending it back" in texts(running_bot, "maria", "just the hub")
+    summary = texts(running_bot, "maria", "it is too big for my shelf")
+    assert "Hearthlink Hub" in summary and "$99.00" in summary and "too big for my shelf" in summary
+    started = texts(running_bot, "maria", "yes")
+    assert "started return" in started and "m***@example.com" in started and "$99.00" in started
 
 
 def test_every_event_is_stored_and_published_once_in_order(running_bot: BotProcesses, bot_data: Path) -> None:

@@ -95,6 +95,11 @@ class Return(Base):
     created_on = Column(Date, nullable=False)
     refund_cents = Column(Integer, nullable=False, default=0)
     refunded_on = Column(Date, nullable=True)
+    # What the customer chose in the chat (actions/return_form.py); NULL on returns opened
+    # before they could choose, which took the whole order.
+    items = Column(JSON, nullable=True)  # product names, e.g. ["Hearthlink Hub"]
+    reason = Column(String(30), nullable=True)  # faulty, not_as_expected, not_needed, other
+    reason_note = Column(Text, nullable=True)  # the customer's own words, redacted
 
     order = relationship("Order", back_populates="returns")
 

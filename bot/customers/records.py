@@ -6,6 +6,7 @@ outside the store ever holds a database session or triggers a lazy load.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -53,6 +54,9 @@ class ReturnRecord:
     created_on: date
     refund_cents: int
     refunded_on: date | None = None
+    items: tuple[str, ...] = ()  # products sent back; () for an old return of the whole order
+    reason: str | None = None  # faulty, not_as_expected, not_needed, other
+    reason_note: str | None = None  # the customer's own words, redacted
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,18 @@ class OrderRecord:
     @property
     def item_summary(self) -> str:
         """Human wording of the items: "Hearthlink Cam", "2 × Smart Plug and Hub"."""
+        return self.summary_of([item.product for item in self.items])
+
+    def lines_of(self, products: Iterable[str]) -> tuple[OrderItemRecord, ...]:
+        """The order's lines for these product names, in the order's own order."""
+        wanted = set(products)
+        return tuple(item for item in self.items if item.product in wanted)
+
+    def summary_of(self, products: Iterable[str]) -> str:
+        """:attr:`item_summary` of some of the items only (those a return takes back)."""
         parts = [
-            f"{item.quantity} × {item.product}" if item.quantity > 1 else item.product for item in self.items
+            f"{item.quantity} × {item.product}" if item.quantity > 1 else item.product
+            for item in self.lines_of(products)
         ]
         if len(parts) <= 1:
             return parts[0] if parts else "your items"

@@ -7,6 +7,7 @@ records, on the shared database (bot/db.py). Async callers (rasa-sdk actions) us
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timezone
 
@@ -155,13 +156,43 @@ class CustomerStore:
             )
             return _order_record(order) if order else None
 
-    def start_return(self, number: str, today: date) -> ReturnRecord:
-        """Open a return for a delivered order; the caller has checked eligibility."""
+    def start_return(
+        self,
+        number: str,
+        today: date,
+        products: Sequence[str] | None = None,
+        reason: str | None = None,
+        reason_note: str | None = None,
+    ) -> ReturnRecord:
+        """Open a return for a delivered order; the caller has checked eligibility.
+
+        ``products``: the product names sent back (None: the whole order). The refund is
+        what those lines cost (the order's total when every line goes back). ``reason_note``
+        quotes the customer, so it is redacted here too: no secrets at rest.
+        """
         with self.session() as session:
-            order = session.scalar(select(Order).where(Order.number == number))
+            order = session.scalar(
+                select(Order).where(Order.number == number).options(selectinload(Order.items))
+            )
             if order is None:
                 raise LookupError(f"no order {number}")
-            record = Return(status="label_sent", created_on=today, refund_cents=order.total_cents)
+            on_order = [item.product for item in order.items]
+            chosen = list(dict.fromkeys(products)) if products is not None else on_order
+            unknown = [product for product in chosen if product not in on_order]
+            if unknown or not chosen:
+                raise ValueError(f"order {number} has no items {unknown or chosen!r}")
+            if set(chosen) == set(on_order):
+                refund = order.total_cents
+            else:
+                refund = sum(i.unit_price_cents * i.quantity for i in order.items if i.product in chosen)
+            record = Return(
+                status="label_sent",
+                created_on=today,
+                refund_cents=refund,
+                items=[product for product in on_order if product in chosen],
+                reason=reason,
+                reason_note=redact(reason_note) if reason_note else None,
+            )
             order.returns.append(record)
             session.flush()
             return _return_record(record, order.number)
@@ -235,6 +266,9 @@ def _return_record(record: Return, order_number: str) -> ReturnRecord:
         created_on=record.created_on,
         refund_cents=record.refund_cents,
         refunded_on=record.refunded_on,
+        items=tuple(record.items or ()),
+        reason=record.reason,
+        reason_note=record.reason_note,
     )
 
 
