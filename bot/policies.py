@@ -18,6 +18,7 @@ from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.business import load_business_settings
@@ -27,6 +28,10 @@ from bot.upset import LEFT_TO_RULES, anger_of
 logger = logging.getLogger(__name__)
 
 HANDOFF_ACTION = "action_handoff"
+# A yes is left to the rules only when it accepts the offer of a person (they hand off): an
+# emoji-only "😡😡😡" is classified as affirm (the sentence encoder sees no words), and anger
+# answering any other question ("Did that fix it?") must still reach a person.
+PERSON_OFFERS = frozenset({"utter_offer_human"})
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
@@ -45,7 +50,8 @@ class UpsetCustomerPolicy(DecidingPolicy):
         if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.latest_message is None:
             return False
         parse_data = tracker.latest_message.parse_data or {}
-        if (parse_data.get("intent") or {}).get("name") in LEFT_TO_RULES:
+        intent = (parse_data.get("intent") or {}).get("name")
+        if intent in LEFT_TO_RULES and (intent != "affirm" or _answers(tracker) in PERSON_OFFERS):
             return False
         handoff = load_business_settings().handoff
         anger = anger_of(parse_data)
@@ -53,3 +59,16 @@ class UpsetCustomerPolicy(DecidingPolicy):
             logger.info("customer %s is upset (anger %.2f): handing off", tracker.sender_id, anger)
             return True
         return False
+
+
+def _answers(tracker: DialogueStateTracker) -> str | None:
+    """The bot's last action before the customer's latest message (what the message answers)."""
+    seen_message = False
+    for event in reversed(tracker.applied_events()):
+        if isinstance(event, UserUttered):
+            if seen_message:
+                return None
+            seen_message = True
+        elif seen_message and isinstance(event, ActionExecuted) and event.action_name != ACTION_LISTEN_NAME:
+            return event.action_name
+    return None

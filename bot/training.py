@@ -34,6 +34,16 @@ def training_data_files(data_dir: Path | None = None) -> list[Path]:
     return sorted(p for p in root.rglob("*.yml") if p.is_file())
 
 
+def _configured_modules(root: Path) -> list[Path]:
+    """The source files of our own components and policies named in config.yml (plus the
+    policy base they share): editing one of them must retrain, not reuse a stale model."""
+    config = yaml.safe_load((root / "config.yml").read_text(encoding="utf-8")) or {}
+    names = [str(c.get("name", "")) for key in ("pipeline", "policies") for c in config.get(key) or []]
+    ours = [name for name in names if name.startswith("bot.")]
+    files = [root / Path(*name.split(".")[:-1]).with_suffix(".py") for name in ours]
+    return sorted(p for p in [*files, root / "bot" / "rule_policy_base.py"] if p.is_file())
+
+
 def fingerprint(files: Iterable[Path], *, nlu_only: bool = False) -> str:
     import rasa
 
@@ -42,7 +52,8 @@ def fingerprint(files: Iterable[Path], *, nlu_only: bool = False) -> str:
     inputs = [root / "config.yml", root / "domain.yml", *files]
     inputs += sorted((root / "bot" / "nlu").glob("*.py")) + sorted((root / "bot" / "knowledge").glob("*.py"))
     inputs += sorted((root / "knowledge").glob("*.md"))  # the help center is indexed at training
-    for path in inputs:
+    inputs += _configured_modules(root)  # our policies learn at training too (second_request_policy)
+    for path in dict.fromkeys(inputs):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:20]

@@ -34,6 +34,8 @@ from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
+from bot.nlu.clauses import clause_messages
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "linear_intent_classifier.npz"
@@ -193,9 +195,22 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return softmax(_as_matrix(np.asarray(margins)) / self._temperature, axis=1)
 
     def process(self, messages: list[Message]) -> list[Message]:
-        with_text = [m for m in messages if m.get(TEXT)]
-        if not with_text or self._weights is None:
+        """Ranks each message, and each clause of a message with several (bot/nlu/clauses.py).
+
+        A clause is ranked only when the featurizers gave it the same features as messages.
+        """
+        if self._weights is None:
             return messages
+        self._rank([m for m in messages if m.get(TEXT)])
+        width = self._weights["coef"].shape[1]
+        clauses = [c for c in clause_messages(messages) if c.features]
+        if clauses and sentence_features(clauses).shape[1] == width:
+            self._rank(clauses)
+        return messages
+
+    def _rank(self, with_text: list[Message]) -> None:
+        if not with_text:
+            return
         probabilities = self.confidences(with_text)
         length = int(self._config["ranking_length"]) or len(self._intents)
         for message, row in zip(with_text, probabilities, strict=True):
@@ -203,7 +218,6 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             ranking = [{"name": self._intents[i], "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-        return messages
 
 
 def _as_matrix(margins: np.ndarray) -> np.ndarray:

@@ -29,6 +29,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from bot.nlu.clauses import clause_messages
+
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "ngram_vocabularies.json"
@@ -153,6 +155,11 @@ class NgramFeaturizer(SparseFeaturizer, GraphComponent):
         return (scipy.sparse.hstack(parts).tocsr() * scale).astype(np.float32)
 
     def process(self, messages: list[Message]) -> list[Message]:
+        """Inference: each message and the clauses of one with several (bot/nlu/clauses.py)."""
+        self._add_features([*messages, *clause_messages(messages)])
+        return messages
+
+    def _add_features(self, messages: list[Message]) -> None:
         with_text = [m for m in messages if m.get(TEXT)]
         if with_text and self._vectorizers is not None:
             rows = self.features([m.get(TEXT) for m in with_text])
@@ -160,8 +167,7 @@ class NgramFeaturizer(SparseFeaturizer, GraphComponent):
                 self.add_features_to_message(
                     sequence=None, sentence=rows[index].tocoo(), attribute=TEXT, message=message
                 )
-        return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
+        self._add_features(training_data.training_examples)
         return training_data

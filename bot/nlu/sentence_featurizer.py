@@ -32,6 +32,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.batched_encoder import BatchedEncoder
+from bot.nlu.clauses import clause_messages
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +135,13 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return embed_texts(str(self._config["model"]), texts, int(self._config["batch_size"]))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Inference: concurrent calls (one message each) share a forward pass."""
-        return self._add_embeddings(messages, self._batched.encode)
+        """Inference: concurrent calls (one message each) share a forward pass.
+
+        The clauses of a message with several (bot/nlu/clauses.py) are embedded in the same
+        pass, for ``SecondRequestDetector``.
+        """
+        self._add_embeddings([*messages, *clause_messages(messages)], self._batched.encode)
+        return messages
 
     def _add_embeddings(
         self, messages: list[Message], embed: Callable[[list[str]], np.ndarray]
