@@ -60,6 +60,7 @@ from bot.evaluation import (  # noqa: E402
     ThresholdOutcome,
     answered_share,
     as_scored_items,
+    english_only,
     fit_threshold,
     halves,
     held_out_model,
@@ -102,7 +103,7 @@ def ours() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="oos-ours-") as tmp:
             log(f"[ours/{label}] training (or reusing) the held-out model of our NLU data…")
             model, held_out = held_out_model(Path(tmp), skip=skip)
-            items = as_scored_items(held_out) + [(t, None) for t in load_out_of_scope()]
+            items = as_scored_items(english_only(held_out)) + [(t, None) for t in load_out_of_scope()]
             log(f"[ours/{label}] scoring {len(items)} held-out and {len(outside)} out-of-domain messages…")
             scored = score(model, items + outside)
         fit, measure = halves(scored[: len(items)])

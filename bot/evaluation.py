@@ -71,6 +71,18 @@ def load_examples(nlu_dir: Path | None = None, skip: tuple[str, ...] = ()) -> li
     return examples
 
 
+def english_only(examples: list[Example]) -> list[Example]:
+    """The examples that come from the English NLU files (not ``languages_*.yml``).
+
+    Spanish and German examples are trained on like the rest, but measured apart
+    (bench/languages.py): the in-scope figures of the English benchmarks and tests use these.
+    """
+    nlu_dir = project_root() / "nlu_data" / "nlu"
+    skip = tuple(sorted(p.name for p in nlu_dir.glob("languages_*.yml")))
+    texts = {e.text for e in load_examples(skip=skip)}
+    return [e for e in examples if e.text in texts]
+
+
 def stratified_split(
     examples: list[Example], test_fraction: float = 0.2, seed: int = 7
 ) -> tuple[list[Example], list[Example]]:
