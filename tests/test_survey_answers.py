@@ -83,7 +83,11 @@ def test_an_attempted_score_is_told_apart_from_a_new_question() -> None:
     assert not looks_like_score("I have 2 routers")
 
 
-@pytest.mark.parametrize("text", ["no thanks", "No thanks!", "stop", "not now", "Not now.", "nope", "skip"])
+@pytest.mark.parametrize(
+    "text",
+    ["no thanks", "No thanks!", "stop", "not now", "Not now.", "nope", "skip", "Nein", "nein danke",
+     "Jetzt nicht.", "No, gracias", "ahora no"],
+)  # fmt: skip
 def test_declines(text: str) -> None:
     assert is_decline(text)
 
@@ -95,6 +99,7 @@ def test_not_declines(text: str) -> None:
 
 def test_nothing_to_add_ends_the_comment() -> None:
     assert is_no_comment("Nothing else") and is_no_comment("no") and not is_no_comment("the agent was rude")
+    assert is_no_comment("Nichts weiter.") and is_no_comment("nada más") and is_no_comment("nein")
 
 
 # --- settings -----------------------------------------------------------------------------

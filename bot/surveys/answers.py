@@ -86,10 +86,16 @@ DECLINES = {
     "no survey", "no surveys", "leave me alone", "don't want to", "dont want to", "not today", "n/a",
     "cancel", "unsubscribe", "no ty", "nothanks", "stop asking", "i don't want to", "no, thanks",
     "no thanks, bye", "not right now", "skip it", "skip this",
+    # Spanish and German (business.languages): the survey is asked in the customer's language.
+    "no gracias", "no, gracias", "ahora no", "más tarde", "mas tarde", "luego", "paso", "prefiero no",
+    "no me interesa", "no tengo tiempo", "nein", "nein danke", "nein, danke", "nee", "nö", "später",
+    "jetzt nicht", "lieber nicht", "kein interesse", "keine zeit", "überspringen",
 }  # fmt: skip
 NO_COMMENT = DECLINES | {
     "nothing", "nothing else", "that's all", "thats all", "that's it", "thats it", "all good", "none",
     "no comment", "no comments", "nothing to add", "all fine", "-", "no thanks that's all",
+    "nada", "nada más", "nada mas", "eso es todo", "todo bien", "nichts", "nichts weiter", "das war's",
+    "das wars", "alles gut", "alles gut, danke",
 }  # fmt: skip
 
 
