@@ -23,7 +23,6 @@ other deciding policies act right after a message or inside a form, which this o
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -41,9 +40,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.nlu.second_request import ENTITY
 from bot.policies import HANDOFF_ACTION
 from bot.rule_policy_base import DecidingPolicy
+from bot.surveys.conversation import SURVEY_SLOT
+from bot.trained_state import load_json, save_json
 
 ENDS_FILE = "turn_ends.json"
-SURVEY_SLOT = "survey"
 YES_OR_NO = frozenset({"affirm", "deny"})
 
 # One step of a conversation for next_offer: ("user", intent, also_asked or None) or ("action", name).
@@ -148,8 +148,7 @@ class SecondRequestPolicy(DecidingPolicy):
         self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
     ) -> Resource:
         self._ends = frozenset(turn_ends(t.events for t in training_trackers))
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / ENDS_FILE).write_text(json.dumps(sorted(self._ends)), encoding="utf-8")
+        save_json(self._model_storage, self._resource, ENDS_FILE, sorted(self._ends))
         return self._resource
 
     @classmethod
@@ -161,11 +160,7 @@ class SecondRequestPolicy(DecidingPolicy):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> SecondRequestPolicy:
-        try:
-            with model_storage.read_from(resource) as directory:
-                ends = frozenset(json.loads((directory / ENDS_FILE).read_text(encoding="utf-8")))
-        except (ValueError, FileNotFoundError):
-            ends = frozenset()  # untrained: never offers
+        ends = frozenset(load_json(model_storage, resource, ENDS_FILE, default=[]))  # untrained: never offers
         return cls(config, model_storage, resource, execution_context, ends)
 
     def choose(self, tracker: DialogueStateTracker) -> str | None:

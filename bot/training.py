@@ -36,12 +36,13 @@ def training_data_files(data_dir: Path | None = None) -> list[Path]:
 
 def _configured_modules(root: Path) -> list[Path]:
     """The source files of our own components and policies named in config.yml (plus the
-    policy base they share): editing one of them must retrain, not reuse a stale model."""
+    policy base and state format they share): editing one must retrain, not reuse a stale model."""
     config = yaml.safe_load((root / "config.yml").read_text(encoding="utf-8")) or {}
     names = [str(c.get("name", "")) for key in ("pipeline", "policies") for c in config.get(key) or []]
     ours = [name for name in names if name.startswith("bot.")]
     files = [root / Path(*name.split(".")[:-1]).with_suffix(".py") for name in ours]
-    return sorted(p for p in [*files, root / "bot" / "rule_policy_base.py"] if p.is_file())
+    shared = [root / "bot" / "rule_policy_base.py", root / "bot" / "trained_state.py"]
+    return sorted(p for p in [*files, *shared] if p.is_file())
 
 
 def fingerprint(files: Iterable[Path], *, nlu_only: bool = False) -> str:

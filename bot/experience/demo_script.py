@@ -35,9 +35,9 @@ from rasa.shared.core.events import (
 
 from bot.experience.demo_plan import ConversationSpec, CustomerSpec, SurveySpec
 from bot.responses import language_of
+from bot.surveys.conversation import SURVEY_SLOT
 
 _PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
-SURVEY_SLOT = "survey"  # bot/surveys/conversation.py
 
 
 @dataclass

@@ -12,7 +12,6 @@ Sentence-level only (one row per message), for ``LinearIntentClassifier``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from typing import Any
@@ -31,6 +30,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.nlu.clauses import clause_messages
+from bot.trained_state import load_json, save_json
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +146,7 @@ class NgramFeaturizer(SparseFeaturizer, GraphComponent):
             for kind, v in vectorizers.items()
         }
         state["weight"] = self._weight
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
+        save_json(self._model_storage, self._resource, STATE_FILE, state)
         logger.info("n-gram vocabularies: %s", {k: len(v.vocabulary_) for k, v in vectorizers.items()})
         return self._resource
 
@@ -161,8 +160,7 @@ class NgramFeaturizer(SparseFeaturizer, GraphComponent):
         **kwargs: Any,
     ) -> NgramFeaturizer:
         config = {**cls.get_default_config(), **config}
-        with model_storage.read_from(resource) as directory:
-            state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        state = load_json(model_storage, resource, STATE_FILE)
         vectorizers = _vectorizers(config)
         for kind, vectorizer in vectorizers.items():
             vectorizer.set_params(vocabulary=state[kind]["vocabulary"])

@@ -14,7 +14,6 @@ other components (an emoji-only message is not mashing).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -25,6 +24,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.trained_state import load_json, save_json
 
 VOCABULARY_FILE = "known_words.json"
 WORD = re.compile(r"[^\W\d_]{2,}")
@@ -58,8 +59,7 @@ class UnknownWordsGuard(GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         self._known = set().union(*(words(m.get(TEXT)) for m in training_data.training_examples))
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / VOCABULARY_FILE).write_text(json.dumps(sorted(self._known)), encoding="utf-8")
+        save_json(self._model_storage, self._resource, VOCABULARY_FILE, sorted(self._known))
         return self._resource
 
     @classmethod
@@ -71,11 +71,8 @@ class UnknownWordsGuard(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> UnknownWordsGuard:
-        try:
-            with model_storage.read_from(resource) as directory:
-                known = set(json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8")))
-        except (ValueError, FileNotFoundError):
-            known = set()  # untrained: never overrules the classifier
+        # Untrained: an empty vocabulary never overrules the classifier.
+        known = set(load_json(model_storage, resource, VOCABULARY_FILE, default=[]))
         return cls(model_storage, resource, known)
 
     def process(self, messages: list[Message]) -> list[Message]:
