@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.evaluation import Scored, fit_threshold, halves, outcome
+from bot.evaluation import Scored, answered_share, fit_threshold, halves, outcome
 
 
 def scored(expected: str | None, predicted: str, confidence: float, text: str = "") -> Scored:
@@ -55,3 +55,12 @@ def test_halves_are_deterministic_and_keep_both_kinds_in_each_half() -> None:
     assert not set(fit) & set(held_out) and len(fit) + len(held_out) == 20
     for half in (fit, held_out):
         assert sum(s.expected is None for s in half) == 5
+
+
+def test_a_message_with_no_known_word_is_never_counted_as_answered() -> None:
+    # UnknownWordsGuard sets confidence 0 ("helloooo"): the bot asks to rephrase at any
+    # threshold, so "no threshold" must not count it as answered either.
+    items = [scored("greet", "greet", 0.0), scored("greet", "greet", 0.9), scored(None, "greet", 0.0)]
+    at_0 = outcome(items, 0.0)
+    assert (at_0.in_scope_accuracy, at_0.out_of_scope_recall) == (1 / 2, 1.0)
+    assert answered_share(items, 0.0) == 0.0

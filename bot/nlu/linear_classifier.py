@@ -75,7 +75,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             "C": 1.0,  # SVM regularisation (larger: fits the training data more closely)
-            "class_weight": None,  # or "balanced" for very uneven intents
+            # None, "balanced" for very uneven intents, or {intent: weight} (others weigh 1)
+            "class_weight": None,
             "calibration_folds": 3,  # folds of cross-validation that fit the temperature
             "max_iter": 5000,
             "ranking_length": LABEL_RANKING_LENGTH,
@@ -107,6 +108,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     ) -> None:
         if float(config["C"]) <= 0:
             raise InvalidConfigException("LinearIntentClassifier: C must be above 0")
+        class_weight = config["class_weight"]
+        if isinstance(class_weight, dict) and any(float(w) <= 0 for w in class_weight.values()):
+            raise InvalidConfigException("LinearIntentClassifier: every class_weight must be above 0")
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
@@ -115,10 +119,18 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._intents = intents or []
         self._temperature = temperature
 
+    def _class_weight(self) -> dict[int, float] | str | None:
+        """The configured weights, by label index (intents the training data lacks are ignored)."""
+        weights = self._config["class_weight"]
+        if not isinstance(weights, dict):
+            return weights
+        index = {name: i for i, name in enumerate(self._intents)}
+        return {index[name]: float(w) for name, w in weights.items() if name in index}
+
     def _svm(self) -> LinearSVC:
         return LinearSVC(
             C=float(self._config["C"]),
-            class_weight=self._config["class_weight"],
+            class_weight=self._class_weight(),
             max_iter=int(self._config["max_iter"]),
             random_state=int(self._config["random_seed"]),
         )
