@@ -45,6 +45,69 @@ def test_one_request_is_not_split(text: str) -> None:
     assert split_clauses(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "clauses"),
+    [
+        ("mi wifi se cae todo el rato. También quiero devolver el router",
+         ["mi wifi se cae todo el rato.", "quiero devolver el router"]),
+        ("¿dónde está mi pedido? Además, olvidé mi contraseña",
+         ["¿dónde está mi pedido?", "olvidé mi contraseña"]),
+        ("mi wifi se corta cada hora y también quiero devolver la cámara",
+         ["mi wifi se corta cada hora", "quiero devolver la cámara"]),
+        ("quiero devolver el enchufe inteligente, por cierto, ¿dónde está mi otro pedido?",
+         ["quiero devolver el enchufe inteligente", "¿dónde está mi otro pedido?"]),
+        ("el router se desconecta constantemente y ¿puedo devolverlo para un reembolso?",
+         ["el router se desconecta constantemente", "¿puedo devolverlo para un reembolso?"]),
+        ("mi pedido no ha llegado y podría devolver la cámara?",
+         ["mi pedido no ha llegado", "podría devolver la cámara?"]),
+        ("olvidé mi contraseña y dónde está mi pedido HL-104233",
+         ["olvidé mi contraseña", "dónde está mi pedido HL-104233"]),
+        ("Mein WLAN bricht ständig ab. Außerdem möchte ich den Router zurückgeben.",
+         ["Mein WLAN bricht ständig ab.", "möchte ich den Router zurückgeben."]),
+        ("Wo ist meine Bestellung? Übrigens, ich habe mein Passwort vergessen",
+         ["Wo ist meine Bestellung?", "ich habe mein Passwort vergessen"]),
+        ("mein Router verliert dauernd die Verbindung und kann ich ihn zurückschicken?",
+         ["mein Router verliert dauernd die Verbindung", "kann ich ihn zurückschicken?"]),
+        ("ich habe mein Passwort vergessen, außerdem wo bleibt mein Paket?",
+         ["ich habe mein Passwort vergessen", "wo bleibt mein Paket?"]),
+        ("Meine Bestellung ist noch nicht da und auch möchte ich die Kamera zurückgeben",
+         ["Meine Bestellung ist noch nicht da", "möchte ich die Kamera zurückgeben"]),
+        ("das Internet fällt ständig aus und wo ist meine Bestellung HL-104233?",
+         ["das Internet fällt ständig aus", "wo ist meine Bestellung HL-104233?"]),
+    ],
+)  # fmt: skip
+def test_spanish_and_german_two_requests_are_split(text: str, clauses: list[str]) -> None:
+    assert split_clauses(text) == clauses
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "auch", "übrigens", "außerdem", "también", "además" inside a clause (word order), not
+        # at its start: cutting there would leave two long fragments of one request
+        "mein Router funktioniert auch nach dem Neustart nicht",
+        "mein Paket ist übrigens immer noch nicht angekommen",
+        "Mein Router ist außerdem sehr langsam geworden",
+        "ich habe auch ein Problem mit dem Router",
+        "la cámara también se desconecta del wifi cada noche",
+        "mi pedido además llegó con la caja rota",
+        # "und auch"/"y también" that qualify a phrase, not a new request
+        "der Router geht nicht und auch nicht nach dem Neustart",
+        "Das WLAN fällt aus, auch wenn ich direkt neben dem Router sitze",
+        "el wifi se cae en el móvil y también en el portátil",
+        # "y"/"und" + a word that also opens a question, in a statement
+        "quiero devolver el smart plug y que me reembolsen",
+        "se desconecta y cuando lo reinicio vuelve a funcionar un rato",
+        "reinicié el router y puedo navegar pero muy lento",
+        "Ich habe den Router neu gestartet und kann trotzdem nicht surfen",
+        "das WLAN fällt ständig aus und wie gesagt der Router ist neu",
+        "das Licht blinkt rot und wie erwartet funktioniert nichts",
+    ],
+)
+def test_one_spanish_or_german_request_is_not_split(text: str) -> None:
+    assert split_clauses(text) == []
+
+
 def test_the_clauses_are_made_once_and_kept_on_the_message() -> None:
     message = Message(data={TEXT: "my wifi drops all the time. also where is my order"})
     first = clause_messages([message])

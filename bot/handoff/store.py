@@ -7,18 +7,16 @@ the message that hands the customer back to the bot.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from bot.business import load_business_settings
-from bot.db import Sessions
 from bot.handoff import states
-from bot.handoff.models import DeskMessage, Handoff
+from bot.handoff.desk_store import DeskStore
+from bot.handoff.models import Handoff
 from bot.handoff.routing import Route
 from bot.handoff.states import ACTIVE, HandoffStatus
 from bot.handoff.waiting_ack import acknowledge_waiting, customer_language, expected_wait
@@ -93,11 +91,12 @@ def customer_queue(conversation_id: str) -> str:
     return f"customer:{conversation_id}"
 
 
-class HandoffStore:
-    """Typed operations on the handoff tables; each method is one transaction."""
+class HandoffStore(DeskStore):
+    """Typed operations on the handoff tables; each method is one transaction.
 
-    def __init__(self, db: Sessions) -> None:
-        self.db = db  # bot.db.Database (a CustomerStore on the same database works too)
+    The local inbox's posts (``desk_post`` …) are inherited from ``DeskStore``
+    (bot/handoff/desk_store.py), on the same database.
+    """
 
     # --- opening -----------------------------------------------------------------------
 
@@ -379,62 +378,3 @@ class HandoffStore:
     def outbox(self) -> Outbox:
         """The relay's queues: to agents (``desk:<handoff>``) and to customers (``customer:<id>``)."""
         return Outbox(self.db.session, prefixes=("desk:", "customer:"))
-
-    # --- local agent inbox -------------------------------------------------------------
-
-    def desk_post(
-        self,
-        *,
-        author: str,
-        text: str,
-        blocks: Any = None,
-        thread_ts: str | None = None,
-        key: str | None = None,
-    ) -> str:
-        """Store a post in the local inbox; returns its ts (same shape as Slack's).
-
-        With ``key`` (an outbox item's) at most once: a second post with the key returns the first's ts.
-        """
-        if key is not None and (existing := self.desk_find(key)) is not None:
-            return existing
-        try:
-            with self.db.session() as session:
-                row = DeskMessage(
-                    ts=f"pending.{uuid.uuid4().hex}",
-                    thread_ts=thread_ts,
-                    author=author,
-                    text=text,
-                    blocks=blocks,
-                    created_at=utcnow(),
-                    delivery_key=key,
-                )
-                session.add(row)
-                session.flush()
-                row.ts = f"local.{row.id:08d}"
-                return row.ts
-        except IntegrityError:  # another worker posted it in the meantime (the key is unique)
-            found = self.desk_find(key) if key is not None else None
-            if found is None:
-                raise
-            return found
-
-    def desk_find(self, key: str) -> str | None:
-        """The ts of the inbox post an outbox item made, if it made one."""
-        with self.db.session() as session:
-            return session.scalar(select(DeskMessage.ts).where(DeskMessage.delivery_key == key))
-
-    def desk_update(self, ts: str, *, text: str, blocks: Any = None) -> None:
-        with self.db.session() as session:
-            row = session.scalars(select(DeskMessage).where(DeskMessage.ts == ts)).first()
-            if row is not None:
-                row.text, row.blocks, row.updated_at = text, blocks, utcnow()
-
-    def desk_thread(self, thread_ts: str) -> list[dict[str, Any]]:
-        with self.db.session() as session:
-            rows = session.scalars(
-                select(DeskMessage).where(DeskMessage.thread_ts == thread_ts).order_by(DeskMessage.id)
-            )
-            return [
-                {"ts": r.ts, "author": r.author, "text": r.text, "created_at": r.created_at.isoformat()}
-                for r in rows
-            ]
