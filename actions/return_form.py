@@ -12,7 +12,9 @@ language-neutral payloads, past the language detector) or typed text: an item's 
 hub", "both"), a reason in the customer's own words (redacted before it lands in a slot).
 "stop", "cancel" and "a person" are never taken for an answer, so the form rejects and the
 rules "stop during return_form", "cancel during return_form" and "person requested during a
-return" take over.
+return" take over. Nor is a question typed where the reason is asked ("how long does the
+refund take?", "what's your return policy?", actions/digressions.py): it is answered, and
+DigressionPolicy brings the customer back to the reason question.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import SupportAction, business, channel_of, customer_store, format_money
+from actions.digressions import is_digression
 from actions.orders import OrderNumberValidation
 from bot import responses
 from bot.customers import OrderRecord
@@ -178,7 +181,10 @@ class ValidateReturnForm(OrderNumberValidation):
     ) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "return_reason":
             return {}
-        answer = _latest_entity(tracker, "return_reason") or _typed_answer(tracker)
+        button = _latest_entity(tracker, "return_reason")
+        if not button and is_digression(tracker.latest_message):
+            return {}  # not a reason: Rasa rejects the form, the question is answered, then asked again
+        answer = button or _typed_answer(tracker)
         return {"return_reason": answer} if answer else {}
 
     async def validate_return_items(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from bot.customer_history import EarlierHandoff, LastSurvey, earlier_handoffs, last_survey
@@ -18,6 +18,7 @@ from bot.customers import (
     ConversationRecord,
     CustomerRecord,
     CustomerStore,
+    OrderItemRecord,
     OrderRecord,
     normalise_order_number,
 )
@@ -33,6 +34,11 @@ INTERNAL_SLOTS = frozenset(
 # customer's own (see verified_facts); anything typed can be someone else's.
 ORDER_FACTS = frozenset({"order_number", "pending_order"})
 EMAIL_FACTS = frozenset({"email"})
+# The return form's reason buttons (utter_ask_return_reason in domain.yml); any other value
+# of the slot return_reason is the customer's own words (redacted by the form).
+RETURN_REASON_CODES = frozenset({"faulty", "not_as_expected", "not_needed", "other"})
+# ReturnSummary.state of a return the form has not opened yet (items or reason given, no yes).
+RETURN_NOT_CONFIRMED = "not_confirmed"
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,23 @@ class TranscriptLine:
     confidence: float | None = None
     entities: tuple[dict[str, Any], ...] = ()
     sentiment: dict[str, Any] | None = None  # from SentimentAnalyzer: label, score, anger
+
+
+@dataclass(frozen=True)
+class ReturnSummary:
+    """The customer's latest return: which items go back and why, so the agent need not ask.
+
+    ``state`` is the stored return's status (label_sent, received, refunded), or
+    ``not_confirmed`` for one the return form is still setting up (handed off mid-form).
+    ``items`` are the order's lines sent back, with their quantities.
+    """
+
+    order_number: str
+    state: str
+    items: tuple[OrderItemRecord, ...] = ()
+    reason: str | None = None  # faulty, not_as_expected, not_needed, other
+    reason_note: str | None = None  # the customer's own words, redacted
+    created_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +84,7 @@ class ContextPacket:
     # The customer's earlier handoffs (newest first) and last survey answer (bot/customer_history.py).
     earlier_handoffs: tuple[EarlierHandoff, ...] = ()
     last_survey: LastSurvey | None = None
+    latest_return: ReturnSummary | None = None
 
     @property
     def sentiment(self) -> dict[str, Any] | None:
@@ -222,7 +246,36 @@ def build_context_packet(
         unverified=unverified,
         earlier_handoffs=tuple(handoffs or ()),
         last_survey=survey,
+        latest_return=latest_return(orders or (), known),
     )
+
+
+def latest_return(orders: Iterable[OrderRecord], facts: Mapping[str, Any]) -> ReturnSummary | None:
+    """The return the return form is setting up, else the newest stored one, else None.
+
+    ``facts``: the verified facts (see verified_facts), so the form's order counts only when
+    it is this customer's own. The form's slots hold a return only until it is opened or
+    declined (action_check_return clears them), so items or a reason there mean one not
+    confirmed yet: newer than any stored return.
+    """
+    orders = list(orders)
+    by_number = {order.number: order for order in orders}
+    draft = by_number.get(normalise_order_number(str(facts.get("order_number") or "")))
+    chosen = facts.get("return_items")
+    chosen = [str(p) for p in chosen] if isinstance(chosen, list | tuple) else []
+    reason = str(facts.get("return_reason") or "").strip()
+    if draft is not None and (chosen or reason):
+        lines = draft.lines_of(chosen) if chosen else draft.items if len(draft.items) == 1 else ()
+        code, note = (reason, None) if reason in RETURN_REASON_CODES else ("other", redact(reason))
+        return ReturnSummary(
+            draft.number, RETURN_NOT_CONFIRMED, tuple(lines), code if reason else None, note or None
+        )
+    stored = [(order, ret) for order in orders for ret in order.returns]
+    if not stored:
+        return None
+    order, ret = max(stored, key=lambda pair: (pair[1].created_on, pair[1].id))
+    lines = order.lines_of(ret.items) if ret.items else order.items  # () : the whole order (older returns)
+    return ReturnSummary(order.number, ret.status, tuple(lines), ret.reason, ret.reason_note, ret.created_on)
 
 
 def verified_facts(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from bot.context import build_context_packet
 from bot.customers import CustomerStore
@@ -76,3 +77,47 @@ def test_another_customers_order_and_email_never_become_known_facts(store: Custo
         slots={"order_number": "HL-104233", "pending_order": "HL-104233", "identity_code": "123456"},
     )  # fmt: skip
     assert stranger.slots == {} and stranger.unverified == ("order_number", "pending_order")
+
+
+def test_packet_has_the_latest_return_with_items_quantities_and_reason(store: CustomerStore) -> None:
+    """After the return opened: the stored one; mid-form (handed off before yes): the form's slots."""
+    mid_form = {"order_number": "HL-100982", "return_items": ["Hearthlink Smart Plug"],
+                "return_reason": "sparks when plugged in, card 4111 1111 1111 1111"}  # fmt: skip
+    packet = build_context_packet(
+        conversation_id="maria", channel="rest", events=[], slots=mid_form, reason="asked", store=store
+    )
+    draft = packet.latest_return
+    assert (draft.order_number, draft.state, draft.reason) == ("HL-100982", "not_confirmed", "other")
+    assert [(i.product, i.quantity) for i in draft.items] == [("Hearthlink Smart Plug", 2)]
+    assert draft.reason_note.startswith("sparks when plugged in") and "4111 1111" not in draft.reason_note
+    button = {"order_number": "HL-100982", "return_reason": "faulty"}  # items not chosen yet
+    draft = build_context_packet(
+        conversation_id="maria", channel="rest", events=[], slots=button, reason="asked", store=store
+    ).latest_return
+    assert (draft.items, draft.reason, draft.reason_note) == ((), "faulty", None)
+    # another customer's order in the slots is no return of Maria's
+    assert build_context_packet(
+        conversation_id="maria", channel="rest", events=[], reason="asked", store=store,
+        slots={**mid_form, "order_number": "HL-118020"},
+    ).latest_return is None  # fmt: skip
+
+    store.start_return("HL-100982", date.today(), ["Hearthlink Smart Plug"], "other", "they buzz at night")
+    packet = build_context_packet(
+        conversation_id="maria", channel="rest", events=[], slots={}, reason="asked", store=store
+    )
+    opened = packet.latest_return
+    assert (opened.order_number, opened.state, opened.created_on) == ("HL-100982", "label_sent", date.today())
+    assert [(i.product, i.quantity) for i in opened.items] == [("Hearthlink Smart Plug", 2)]
+    assert (opened.reason, opened.reason_note) == ("other", "they buzz at night")
+    data = json.loads(json.dumps(packet.to_dict()))["latest_return"]
+    assert data["items"] == [{"product": "Hearthlink Smart Plug", "quantity": 2, "unit_price_cents": 1900}]
+    # an older return of the whole order (no items stored) names every line; none at all: None
+    priya = build_context_packet(
+        conversation_id="priya", channel="rest", events=[], slots={}, reason="asked", store=store
+    ).latest_return
+    assert (priya.order_number, priya.state) == ("HL-131337", "received")
+    assert [(i.product, i.quantity) for i in priya.items] == [("Hearthlink Smart Bulb", 4)]
+    james = build_context_packet(
+        conversation_id="james", channel="rest", events=[], slots={}, reason="asked", store=store
+    )
+    assert james.latest_return is None

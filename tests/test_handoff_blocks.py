@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.context import ContextPacket, TranscriptLine
+from bot.context import ContextPacket, ReturnSummary, TranscriptLine
 from bot.customers.records import (
     ConversationRecord,
     CustomerRecord,
@@ -17,6 +17,7 @@ from bot.customers.records import (
     OrderItemRecord,
     OrderRecord,
     ReturnRecord,
+    to_jsonable,
 )
 from bot.handoff.desks import CardState
 from bot.handoff.desks.slack import (
@@ -268,6 +269,70 @@ def test_customer_text_cannot_mention_link_or_leak_secrets() -> None:
     # The injection is still readable to the agent, just inert.
     shown = all_text(card_blocks(packet, CardState(42, "waiting")))
     assert "&lt;!channel&gt; hey &lt;@U999&gt;" in shown.replace("\u200b", "").replace("\u2060", "")
+
+
+def return_packet(**summary: Any) -> dict[str, Any]:
+    """Maria's packet with a latest return (the JSON ``ContextPacket.to_dict`` stores)."""
+    items = (OrderItemRecord("Hearthlink Hub", 1, 9900), OrderItemRecord("Hearthlink Smart Plug", 2, 1900))
+    fields = {"order_number": "HL-100982", "state": "label_sent", "created_on": date(2026, 10, 28),
+              "items": items, "reason": "faulty"}  # fmt: skip
+    return maria_packet(
+        latest_return=json.loads(json.dumps(to_jsonable(ReturnSummary(**{**fields, **summary}))))
+    )
+
+
+def return_line(packet: dict[str, Any]) -> str:
+    (line,) = [line for line in all_text(card_blocks(packet, CardState(42, "waiting"))).split("\n")
+               if "return:*" in line or "set up:*" in line]  # fmt: skip
+    return line
+
+
+def test_card_shows_the_latest_returns_items_and_reason() -> None:
+    assert return_line(return_packet()) == (
+        ":leftwards_arrow_with_hook: *Latest return:* *HL-100982* · Hearthlink Hub, 2 × Hearthlink Smart Plug"
+        " · Label sent (opened 28 Oct 2026) · reason: doesn't work / damaged"
+    )
+    own_words = return_packet(items=(OrderItemRecord("Hearthlink Smart Plug", 2, 1900),), reason="other",
+                              reason_note="they buzz at night", state="refunded")  # fmt: skip
+    assert return_line(own_words) == (
+        ":leftwards_arrow_with_hook: *Latest return:* *HL-100982* · 2 × Hearthlink Smart Plug"
+        " · Refunded (opened 28 Oct 2026) · reason: “they buzz at night”"
+    )
+    mid_form = return_packet(state="not_confirmed", created_on=None, items=(), reason=None)
+    assert return_line(mid_form) == (
+        ":leftwards_arrow_with_hook: *Return being set up:* *HL-100982* · items not chosen yet"
+        " · not confirmed yet, nothing returned · reason: not given yet"
+    )
+    assert not any(
+        "return:*" in t for t in all_text(card_blocks(maria_packet(), CardState(1, "waiting"))).split("\n")
+    )
+    assert_within_limits(card_blocks(return_packet(), CardState(42, "waiting")), 50)
+
+
+@pytest.mark.parametrize(
+    ("attack", "shown"),
+    [
+        ("<!channel> refund me now", "&lt;!channel&gt; refund me now"),
+        ("see <https://evil.example|click here>", "see &lt;https://evil.example|click here&gt;"),
+        ("@here <@U999> <#C123>", "@\u2060here &lt;@U999&gt; &lt;#C123&gt;"),
+    ],
+)
+def test_a_return_reason_cannot_mention_or_link(attack: str, shown: str) -> None:
+    """The reason is the customer's own words: escaped (and redacted) like every customer text."""
+    packet = return_packet(reason="other", reason_note=f"{attack} & card {CARD_NUMBER}")
+    blocks = card_blocks(packet, CardState(42, "waiting"))
+    assert_inert(blocks)
+    assert_no_secrets(blocks)
+    line = return_line(packet)
+    assert f"reason: “{shown} &amp; card [card •••• 1111]”" in line
+    # a product name is our own data, still escaped; a long reason is cut to a short line
+    packet = return_packet(
+        reason_note="<!here> " + "x" * 5_000, items=(OrderItemRecord("<@U1> Hub", 1, 9900),)
+    )
+    blocks = card_blocks(packet, CardState(42, "waiting"))
+    assert_inert(blocks)
+    assert_within_limits(blocks, 50)
+    assert "&lt;@U1&gt; Hub" in return_line(packet) and len(return_line(packet)) < 500
 
 
 def test_buttons_follow_the_handoff_state() -> None:

@@ -303,6 +303,26 @@ def test_mentions_links_and_secrets_from_customers_never_reach_slack_raw(
         customer.close()
 
 
+def test_a_handoff_during_a_return_shows_its_items_and_reason_escaped(
+    bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
+) -> None:
+    """Handed off at the return's summary: the card says which items and why, inert for Slack."""
+    maria = customer_as(bot, customers, "maria")
+    try:
+        maria.ask("I want to return HL-100982", "Which items")
+        maria.ask("just the plugs", "Why are you sending it back")
+        maria.ask("they buzz all night <!channel> <https://evil.example|click>", "Shall I start it")
+        maria.ask("actually I want to talk to a person", "person from our support team")
+        content = json.loads(card_json(slack, card_for(slack, maria.session_id)["ts"]))
+        content = json.dumps(content, ensure_ascii=False)
+        assert "*Return being set up:* *HL-100982* · 2 × Hearthlink Smart Plug" in content
+        assert "reason: “they buzz all night &lt;!channel&gt; &lt;https://evil.example|click&gt;”" in content
+        assert "<!channel>" not in content and "<https://evil" not in content
+        assert customers.find_order("HL-100982").returns == ()  # nothing was returned
+    finally:
+        maria.close()
+
+
 def test_unclaimed_handoff_times_out_and_the_bot_takes_a_message(
     bot: BotProcesses, slack: FakeSlack, customers: CustomerStore
 ) -> None:

@@ -2,7 +2,8 @@
 
 What `rasa test` cannot show (it runs no actions): the validate action's dynamic questions
 (an items question only for several items, none for an order that cannot be returned),
-"stop" and "no" leaving nothing returned, and a fresh start after a stopped return.
+"stop" and "no" leaving nothing returned, a fresh start after a stopped return, and a
+question typed for the reason answered instead of stored.
 """
 
 from __future__ import annotations
@@ -86,6 +87,24 @@ def test_a_one_item_order_skips_the_items_question_and_keeps_the_reason(
     (opened,) = store.find_order(SINGLE).returns
     assert opened.items == ("Hearthlink Smart Bulb",) and opened.reason == "other"
     assert opened.reason_note == "it flickers all the time" and opened.refund_cents == 4900
+
+
+def test_a_question_asked_for_the_reason_is_answered_and_the_reason_asked_again(
+    running_bot: BotProcesses, store: CustomerStore
+) -> None:
+    assert "Which items" in texts(running_bot, f"I want to return {MULTI}")
+    assert "Why are you sending it back" in texts(running_bot, "the cam")
+    refund = texts(running_bot, "how long does the refund take?")
+    assert "Your return for order" in refund or "I don't see any returns" in refund
+    assert "Now, back to where we were:" in refund and refund.endswith("tell me in your own words.")
+    policy = texts(running_bot, "what's your return policy?")
+    assert "You can return any device within 30 days" in policy
+    assert "Now, back to where we were:" in policy and "Why are you sending it back" in policy
+    # a reason that is confidently a question intent (device_compatibility) but no question
+    summary = texts(running_bot, "not compatible with my alexa")
+    assert "Hearthlink Cam" in summary and "reason: not compatible with my alexa" in summary
+    assert "nothing was returned" in texts(running_bot, "no")
+    assert store.find_order(MULTI).returns == ()
 
 
 def test_an_order_that_cannot_be_returned_is_told_so_at_once(running_bot: BotProcesses) -> None:

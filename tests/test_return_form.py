@@ -152,6 +152,49 @@ def test_the_reason_is_a_button_code_or_the_customers_words_redacted() -> None:
     assert reason.startswith("it clashes with my decor") and "4111 1111" not in reason and "1111]" in reason
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how long does the refund take?", "refund_status"),
+        ("what's your return policy?", "return_policy"),
+        ("when will I get my money back", "refund_status"),  # no "?", still a question
+        ("¿cuánto tarda el reembolso?", "refund_status"),
+        ("do you ship to canada?", "international_shipping"),
+    ],
+)
+def test_a_question_at_the_reason_step_is_left_for_its_answer_not_taken_as_the_reason(
+    text: str, intent: str
+) -> None:
+    """Nothing extracted: Rasa rejects the form, the question's rule and DigressionPolicy take over."""
+    slots = {"order_number": MULTI, "return_items": ["Hearthlink Hub"], "requested_slot": "return_reason"}
+    messages, result = form_run("maria", text, intent, **slots)
+    assert messages == [] and "return_reason" not in slot_values(result)
+
+
+def test_a_reason_that_sounds_like_a_question_intent_is_still_the_reason() -> None:
+    """The intent alone does not make a digression: these are confidently question intents."""
+    slots = {"order_number": MULTI, "return_items": ["Hearthlink Hub"], "requested_slot": "return_reason"}
+    for text, intent in [
+        ("not compatible with my alexa", "device_compatibility"),
+        ("delivery took forever", "delivery_time"),
+        ("it's for privacy reasons, the camera records everything", "privacy_data"),
+    ]:
+        _, result = form_run("maria", text, intent, **slots)
+        assert slot_values(result)["return_reason"] == text
+    # a question the bot has no digression answer for (not in DigressionPolicy's list) is a reason
+    _, result = form_run("maria", "why is it so loud?", "complaint", **slots)
+    assert slot_values(result)["return_reason"] == "why is it so loud?"
+    # below the fallback threshold the NLU is not sure it is that question
+    t = tracker("maria", [user("what about the policy?", "return_policy", confidence=0.2)], **slots)
+    result = slot_values(asyncio.run(ValidateReturnForm().run(CollectingDispatcher(), t, DOMAIN)))
+    assert result["return_reason"] == "what about the policy?"
+    # a reason button always counts, whatever the classifier made of the payload
+    t = tracker("maria", [button("return_reason", "not_needed")], **slots)
+    t.latest_message["intent"] = {"name": "return_policy", "confidence": 0.99}
+    result = slot_values(asyncio.run(ValidateReturnForm().run(CollectingDispatcher(), t, DOMAIN)))
+    assert result == {"return_reason": "not_needed"}
+
+
 def test_a_value_left_from_an_earlier_return_is_not_an_answer() -> None:
     """At the form's start (no requested slot yet) old items, reason and yes are cleared."""
     form, dispatcher = ValidateReturnForm(), CollectingDispatcher()

@@ -1,10 +1,10 @@
 """The Slack handoff card: the agent's whole briefing, as Block Kit.
 
-Who the customer is, why the bot gave up, what was said, what we already know and what
-they ordered, so nobody asks the customer to repeat themselves. It is rebuilt from the
-context packet (``ContextPacket.to_dict()``) and a :class:`CardState` every time the
-handoff changes, so claiming or resolving just re-renders. Fixed parts are built first and
-the transcript gets whatever is left of Slack's 50-block budget.
+Who the customer is, why the bot gave up, what was said, what we already know, what they
+ordered and what they are sending back and why, so nobody asks the customer to repeat
+themselves. It is rebuilt from the context packet (``ContextPacket.to_dict()``) and a
+:class:`CardState` every time the handoff changes, so claiming or resolving just re-renders.
+Fixed parts are built first and the transcript gets whatever is left of Slack's 50-block budget.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from bot.context import RETURN_NOT_CONFIRMED
 from bot.formatting import format_money, long_date
 from bot.handoff.desks.base import CardState
 from bot.handoff.desks.slack.history import history_section
@@ -63,6 +64,15 @@ ORDER_STATUS_EMOJI = {
     "returned": ":leftwards_arrow_with_hook:",
     "cancelled": ":x:",
 }
+
+# How the card names a return's reason code (the return form's buttons, bot/context.py).
+RETURN_REASON_TEXT = {
+    "faulty": "doesn't work / damaged",
+    "not_as_expected": "not what they expected",
+    "not_needed": "no longer needed",
+    "other": "other",
+}
+RETURN_NOTE_LIMIT = 300
 
 _CLAIMABLE = frozenset({HandoffStatus.WAITING, HandoffStatus.TIMED_OUT, HandoffStatus.AFTER_HOURS})
 _RESOLVABLE_HERE = frozenset({HandoffStatus.WAITING, HandoffStatus.CLAIMED})
@@ -198,6 +208,31 @@ def _order_line(order: Mapping[str, Any]) -> str:
     return line + ("\n      " + " · ".join(second) if second else "")
 
 
+def _return_section(packet: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One line: the latest return's order, items, state and reason (the customer's words escaped)."""
+    ret = packet.get("latest_return")
+    if not isinstance(ret, Mapping) or not ret.get("order_number"):
+        return None
+    state = str(ret.get("state") or "unknown")
+    if state == RETURN_NOT_CONFIRMED:
+        title, status = "Return being set up", "not confirmed yet, nothing returned"
+    else:
+        title, status = "Latest return", own(humanise(state), 40)
+        if ret.get("created_on"):
+            status += " (opened " + _day(ret["created_on"]) + ")"
+    items = _items_summary(ret.get("items")) if ret.get("items") else "items not chosen yet"
+    code = ret.get("reason")
+    note = clean(" ".join(str(ret.get("reason_note") or "").split()), RETURN_NOTE_LIMIT)
+    if note:
+        reason = f"“{note}”"
+    elif code:
+        reason = own(RETURN_REASON_TEXT.get(str(code), humanise(code)), 60)
+    else:
+        reason = "not given yet"
+    parts = [f"*{own(ret['order_number'], 40)}*", items, status, f"reason: {reason}"]
+    return section(f":leftwards_arrow_with_hook: *{title}:* " + " · ".join(parts))
+
+
 def _orders_section(packet: Mapping[str, Any]) -> dict[str, Any] | None:
     orders = list(packet.get("orders") or ())
     if not orders:
@@ -299,6 +334,7 @@ def card_blocks(
         for block in (
             _intents_block(packet),
             _slots_section(packet),
+            _return_section(packet),
             _orders_section(packet),
             _recent_section(packet),
             history_section(packet),
