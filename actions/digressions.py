@@ -24,10 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.settings import project_root
-from bot.training import shipped_fallback_threshold
+from bot.training import shipped_fallback_threshold, shipped_policy
 
 
 def _wordset(*lines: str) -> frozenset[str]:
@@ -77,18 +75,12 @@ def reads_as_question(text: str) -> bool:
     return False
 
 
-def _policy_questions(config_file: Path) -> frozenset[str]:
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    for policy in config.get("policies") or ():
-        if str(policy.get("name", "")).split(".")[-1] == "DigressionPolicy":
-            return frozenset(str(intent) for intent in policy.get("questions") or ())
-    return frozenset()
-
-
 @lru_cache(maxsize=4)
 def _question_settings(config_file: Path) -> tuple[frozenset[str], float]:
     """(DigressionPolicy's question intents, the fallback threshold), read once per config file."""
-    return _policy_questions(config_file), shipped_fallback_threshold(config_file)
+    policy = shipped_policy("DigressionPolicy", config_file) or {}
+    questions = frozenset(str(intent) for intent in policy.get("questions") or ())
+    return questions, shipped_fallback_threshold(config_file)
 
 
 def is_digression(message: Mapping[str, Any], config_file: Path | None = None) -> bool:

@@ -107,7 +107,7 @@ def ours() -> dict[str, Any]:
             model, held_out = held_out_model(Path(tmp), skip=skip)
             items = (
                 as_scored_items(english_only(held_out))
-                + [(t, i) for t, i in load_in_scope()]
+                + load_in_scope()
                 + [(t, None) for t in load_out_of_scope()]
             )
             log(f"[ours/{label}] scoring {len(items)} held-out and {len(outside)} out-of-domain messages…")

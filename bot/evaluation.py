@@ -207,12 +207,20 @@ def as_scored_items(held_out: list[Example]) -> list[tuple[str, str | None]]:
     return [(e.plain_text, None if e.intent == OUT_OF_SCOPE_INTENT else e.intent) for e in held_out]
 
 
+def _answer_floor(threshold: float) -> float:
+    """The lowest confidence the bot answers at ``threshold``.
+
+    Confidence 0 is never an answer, whatever the threshold: UnknownWordsGuard sets it for a
+    message with no known word ("helloooo"), and the bot asks to rephrase.
+    """
+    return max(threshold, 1e-9)
+
+
 def answered_share(scored: list[Scored], threshold: float) -> float:
     """Out-of-scope messages the bot answers as if they were a support question (lower is better)."""
     outside = [s for s in scored if s.expected is None]
-    answered = sum(
-        1 for s in outside if s.predicted != OUT_OF_SCOPE_INTENT and s.confidence >= max(threshold, 1e-9)
-    )
+    floor = _answer_floor(threshold)
+    answered = sum(1 for s in outside if s.predicted != OUT_OF_SCOPE_INTENT and s.confidence >= floor)
     return answered / len(outside) if outside else 0.0
 
 
@@ -242,9 +250,7 @@ def outcome(scored: list[Scored], threshold: float) -> ThresholdOutcome:
     """How the bot does with FallbackClassifier at ``threshold`` on these messages."""
     inside = [s for s in scored if s.expected is not None]
     outside = [s for s in scored if s.expected is None]
-    # Confidence 0 is never an answer, whatever the threshold: UnknownWordsGuard sets it for a
-    # message with no known word ("helloooo"), and the bot asks to rephrase.
-    floor = max(threshold, 1e-9)
+    floor = _answer_floor(threshold)
     right = sum(1 for s in inside if s.predicted == s.expected and s.confidence >= floor)
     caught = sum(1 for s in outside if s.predicted == OUT_OF_SCOPE_INTENT or s.confidence < floor)
     return ThresholdOutcome(

@@ -121,14 +121,24 @@ def _train(files: list[Path], target: Path, *, nlu_only: bool, quiet: bool) -> N
             print(f"    warning: {warning}", file=out, flush=True)
 
 
-def shipped_component(name: str, config_file: Path | None = None) -> dict[str, Any] | None:
-    """The NLU pipeline entry of config.yml named ``name`` (Rasa's name, or our class name at
-    the end of a dotted path), or None when the pipeline has none."""
+def _shipped_entry(section: str, name: str, config_file: Path | None) -> dict[str, Any] | None:
+    """The entry of config.yml's ``section`` (pipeline, policies) named ``name`` (Rasa's name, or
+    our class name at the end of a dotted path), or None when the section has none."""
     config = yaml.safe_load((config_file or project_root() / "config.yml").read_text(encoding="utf-8"))
-    for component in config.get("pipeline") or []:
-        if str(component.get("name")).split(".")[-1] == name:
-            return component
+    for entry in (config or {}).get(section) or []:
+        if str(entry.get("name")).split(".")[-1] == name:
+            return entry
     return None
+
+
+def shipped_component(name: str, config_file: Path | None = None) -> dict[str, Any] | None:
+    """The NLU pipeline entry of config.yml named ``name``, or None (see _shipped_entry)."""
+    return _shipped_entry("pipeline", name, config_file)
+
+
+def shipped_policy(name: str, config_file: Path | None = None) -> dict[str, Any] | None:
+    """The policies entry of config.yml named ``name``, or None (see _shipped_entry)."""
+    return _shipped_entry("policies", name, config_file)
 
 
 def shipped_fallback_threshold(config_file: Path | None = None) -> float:
