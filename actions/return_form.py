@@ -36,16 +36,12 @@ from bot import responses
 from bot.customers import OrderRecord
 from bot.db import run_sync
 from bot.redact import redact
+from bot.return_reasons import NOT_NEEDED, REASON_CODES, reads_as_not_needed
 
 DETAIL_SLOTS = ("return_items", "return_reason", "return_confirmed")
 ALL_ITEMS = "all"
 # A reason button's payload → the response that names it in the summary.
-REASON_LABELS = {
-    "faulty": "utter_return_reason_faulty",
-    "not_as_expected": "utter_return_reason_not_as_expected",
-    "not_needed": "utter_return_reason_not_needed",
-    "other": "utter_return_reason_other",
-}
+REASON_LABELS = {code: f"utter_return_reason_{code}" for code in REASON_CODES}
 # Their rules must get the message ("stop during return_form", "cancel during return_form",
 # "person requested during a return"), so they are never taken for an answer.
 LEAVING_INTENTS = frozenset({"stop", "cancel_order", "human_handoff"})
@@ -173,7 +169,10 @@ class ValidateReturnForm(OrderNumberValidation):
     ) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "return_items":
             return {}
-        answer = _latest_entity(tracker, "return_item") or _typed_answer(tracker)
+        button = _latest_entity(tracker, "return_item")
+        if not button and is_digression(tracker.latest_message):
+            return {}  # a question, not an item: answered, then the items are asked again
+        answer = button or _typed_answer(tracker)
         return {"return_items": [answer]} if answer else {}
 
     async def extract_return_reason(
@@ -184,6 +183,9 @@ class ValidateReturnForm(OrderNumberValidation):
         button = _latest_entity(tracker, "return_reason")
         if not button and is_digression(tracker.latest_message):
             return {}  # not a reason: Rasa rejects the form, the question is answered, then asked again
+        text = str(tracker.latest_message.get("text") or "")
+        if not button and reads_as_not_needed(text):
+            return {"return_reason": NOT_NEEDED}  # "I don't need it anymore" reads as stop (0.89)
         answer = button or _typed_answer(tracker)
         return {"return_reason": answer} if answer else {}
 

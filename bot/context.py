@@ -25,6 +25,7 @@ from bot.customers import (
 from bot.customers.records import to_jsonable
 from bot.redact import redact
 from bot.redact_rules import REDACTED
+from bot.return_reasons import REASON_CODES
 
 # Slots that are bookkeeping, not something the customer told us (the one-time code least of all).
 INTERNAL_SLOTS = frozenset(
@@ -36,7 +37,7 @@ ORDER_FACTS = frozenset({"order_number", "pending_order"})
 EMAIL_FACTS = frozenset({"email"})
 # The return form's reason buttons (utter_ask_return_reason in domain.yml); any other value
 # of the slot return_reason is the customer's own words (redacted by the form).
-RETURN_REASON_CODES = frozenset({"faulty", "not_as_expected", "not_needed", "other"})
+RETURN_REASON_CODES = frozenset(REASON_CODES)
 # ReturnSummary.state of a return the form has not opened yet (items or reason given, no yes).
 RETURN_NOT_CONFIRMED = "not_confirmed"
 

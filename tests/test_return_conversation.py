@@ -107,6 +107,22 @@ def test_a_question_asked_for_the_reason_is_answered_and_the_reason_asked_again(
     assert store.find_order(MULTI).returns == ()
 
 
+def test_a_question_at_the_items_step_and_i_dont_need_it_anymore_keep_the_return_going(
+    running_bot: BotProcesses, store: CustomerStore
+) -> None:
+    """The NLU reads "I don't need it anymore" as stop (0.89): it must not end the return."""
+    assert "Which items" in texts(running_bot, f"I want to return {MULTI}")
+    policy = texts(running_bot, "what's your return policy?")
+    assert "You can return any device within 30 days" in policy
+    assert "Now, back to where we were:" in policy and "Which items" in policy
+    assert "Why are you sending it back" in texts(running_bot, "the chime")
+    summary = texts(running_bot, "I don't need it anymore")
+    assert "Hearthlink Doorbell Chime" in summary and "stopped there" not in summary
+    assert "no longer needed" in summary  # utter_return_reason_not_needed
+    assert "nothing was returned" in texts(running_bot, "no")
+    assert store.find_order(MULTI).returns == ()
+
+
 def test_an_order_that_cannot_be_returned_is_told_so_at_once(running_bot: BotProcesses) -> None:
     assert "still cancel it" in texts(running_bot, "I want to return HL-120455", sender="james")  # processing
     shipped = texts(running_bot, "I want to return HL-104233", sender="maria")

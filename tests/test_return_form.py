@@ -171,6 +171,24 @@ def test_a_question_at_the_reason_step_is_left_for_its_answer_not_taken_as_the_r
     assert messages == [] and "return_reason" not in slot_values(result)
 
 
+def test_i_dont_need_it_anymore_is_the_not_needed_reason_though_the_nlu_reads_stop() -> None:
+    slots = {"order_number": MULTI, "return_items": ["Hearthlink Hub"], "requested_slot": "return_reason"}
+    messages, result = form_run("maria", "I don't need it anymore", "stop", **slots)
+    assert slot_values(result)["return_reason"] == "not_needed" and messages == []
+    # a real stop is still left to "stop during return_form"
+    _, result = form_run("maria", "stop, I don't need it anymore", "stop", **slots)
+    assert "return_reason" not in slot_values(result)
+
+
+def test_a_question_at_the_items_step_is_left_for_its_answer_not_taken_as_an_item() -> None:
+    slots = {"order_number": MULTI, "requested_slot": "return_items"}
+    messages, result = form_run("maria", "how long does the refund take?", "refund_status", **slots)
+    assert messages == [] and "return_items" not in slot_values(result)
+    # an item's name that is no question is still the answer
+    _, result = form_run("maria", "the hub", "inform", **slots)
+    assert slot_values(result)["return_items"] == ["Hearthlink Hub"]
+
+
 def test_a_reason_that_sounds_like_a_question_intent_is_still_the_reason() -> None:
     """The intent alone does not make a digression: these are confidently question intents."""
     slots = {"order_number": MULTI, "return_items": ["Hearthlink Hub"], "requested_slot": "return_reason"}

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.context import RETURN_NOT_CONFIRMED
 from bot.customer_history import score_text
 from bot.formatting import clock, format_money, long_date, mask_email
 from bot.handoff.desks import notices
@@ -19,6 +20,7 @@ from bot.handoff.desks.base import CardState
 from bot.handoff.desks.labels import channel_label, language_label
 from bot.handoff.states import HandoffStatus
 from bot.redact import redact
+from bot.return_reasons import REASON_FOR_AGENTS
 
 TEXT_LIMIT = 4000  # a message in the inbox; the whole conversation is in the transcript
 NAME_LIMIT = 80
@@ -37,6 +39,7 @@ _CARD_PREFIXES = {
     HandoffStatus.TIMED_OUT: "Handoff timed out",
     HandoffStatus.AFTER_HOURS: "After-hours handoff",
 }
+RETURN_NOTE_LIMIT = 300  # the customer's reason, as on the Slack card
 
 
 def untrusted(text: Any, limit: int = TEXT_LIMIT) -> str:
@@ -109,7 +112,10 @@ def transcript(
 
 
 def facts(packet: Mapping[str, Any], state: CardState) -> list[dict[str, str]]:
-    """The card's facts as label/value pairs: customer, channel, reason, mood, what we know, orders."""
+    """The card's facts as label/value pairs: customer, channel, reason, mood, what we know, return, orders.
+
+    The return comes above the orders, as on the Slack card.
+    """
     customer = packet.get("customer") or {}
     pairs: list[tuple[str, str]] = []
     if customer:
@@ -144,6 +150,9 @@ def facts(packet: Mapping[str, Any], state: CardState) -> list[dict[str, str]]:
     unverified = [_short(name, 60).replace("_", " ") for name in packet.get("unverified") or ()]
     if unverified:  # typed by the customer, not verified as theirs: named, never shown
         pairs.append(("Not verified", ", ".join(unverified)))
+    ret = _return(packet.get("latest_return"))
+    if ret:  # what they send back and why, or the one the return form is still setting up
+        pairs.append(ret)
     orders = [_order(order) for order in packet.get("orders") or ()]
     if orders:
         pairs.append(("Orders", "; ".join(orders)))
@@ -170,6 +179,47 @@ def _order(order: Mapping[str, Any]) -> str:
     if order.get("placed_on"):
         parts.append("placed " + (long_date(order["placed_on"]) or _short(order["placed_on"], 40)))
     return " ".join(parts)
+
+
+def _words(code: Any, limit: int) -> str:
+    """``label_sent`` -> ``Label sent``, shortened."""
+    text = _short(code, limit).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _items(items: Any) -> str:
+    """``Hearthlink Hub, 2 × Hearthlink Smart Plug``: our own product names, with the quantities."""
+    parts = []
+    for item in items or ():
+        if not isinstance(item, Mapping):
+            continue
+        quantity = item.get("quantity") or 1
+        product = _short(item.get("product") or "item", NAME_LIMIT)
+        parts.append(f"{quantity} × {product}" if quantity != 1 else product)
+    return _short(", ".join(parts), 300) or "items not chosen yet"
+
+
+def _return(ret: Any) -> tuple[str, str] | None:
+    """The latest return as a fact, in the Slack card's words; the reason note quotes the customer."""
+    if not isinstance(ret, Mapping) or not ret.get("order_number"):
+        return None
+    state = str(ret.get("state") or "unknown")
+    if state == RETURN_NOT_CONFIRMED:
+        label, status = "Return being set up", "not confirmed yet, nothing returned"
+    else:
+        label, status = "Latest return", _words(state, 40)
+        if ret.get("created_on"):
+            status += f" (opened {long_date(ret['created_on']) or _short(ret['created_on'], 40)})"
+    code = ret.get("reason")
+    note = untrusted(" ".join(str(ret.get("reason_note") or "").split()), RETURN_NOTE_LIMIT)
+    if note:
+        reason = f"“{note}”"
+    elif code:
+        reason = REASON_FOR_AGENTS.get(str(code)) or _words(code, 60)  # the card's words
+    else:
+        reason = "not given yet"
+    parts = [_short(ret["order_number"], 40), _items(ret.get("items")), status, f"reason: {reason}"]
+    return label, " · ".join(parts)
 
 
 def _earlier(handoff: Mapping[str, Any]) -> str:

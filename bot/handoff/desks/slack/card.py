@@ -39,6 +39,7 @@ from bot.handoff.desks.slack.people import NAME_LIMIT, channel_label, customer_n
 from bot.handoff.desks.slack.transcript import intent_tag, transcript_line
 from bot.handoff.routing import GROUP_ID
 from bot.handoff.states import HandoffStatus
+from bot.return_reasons import REASON_FOR_AGENTS
 
 # Action ids the interactivity handler dispatches on; every button's value is the handoff id.
 CLAIM = "handoff_claim"
@@ -63,14 +64,6 @@ ORDER_STATUS_EMOJI = {
     "delivered": ":package:",
     "returned": ":leftwards_arrow_with_hook:",
     "cancelled": ":x:",
-}
-
-# How the card names a return's reason code (the return form's buttons, bot/context.py).
-RETURN_REASON_TEXT = {
-    "faulty": "doesn't work / damaged",
-    "not_as_expected": "not what they expected",
-    "not_needed": "no longer needed",
-    "other": "other",
 }
 RETURN_NOTE_LIMIT = 300
 
@@ -226,7 +219,7 @@ def _return_section(packet: Mapping[str, Any]) -> dict[str, Any] | None:
     if note:
         reason = f"“{note}”"
     elif code:
-        reason = own(RETURN_REASON_TEXT.get(str(code), humanise(code)), 60)
+        reason = own(REASON_FOR_AGENTS.get(str(code), humanise(code)), 60)
     else:
         reason = "not given yet"
     parts = [f"*{own(ret['order_number'], 40)}*", items, status, f"reason: {reason}"]
