@@ -54,6 +54,11 @@ def _score(value: Any) -> str:
         return ""
 
 
+def conversation_text(packet: Mapping[str, Any]) -> str:
+    """The conversation id, escaped: an X account id as it is (it is no card number), others redacted."""
+    return own(labels.conversation_id_text(packet.get("channel"), packet.get("conversation_id")), 200)
+
+
 def customer_name(packet: Mapping[str, Any]) -> str:
     customer = packet.get("customer") or {}
     return clean(customer.get("name"), NAME_LIMIT) if customer.get("name") else ""
@@ -122,7 +127,7 @@ def fields_section(packet: Mapping[str, Any]) -> dict[str, Any]:
         "*Reason*\n" + (clean(packet.get("reason"), 500) or "_not given_"),
         _sentiment_field(packet),
         _language_field(packet),
-        "*Conversation*\n" + (clean(packet.get("conversation_id"), 200) or "_unknown_"),
+        "*Conversation*\n" + (conversation_text(packet) or "_unknown_"),
     ]
     return {
         "type": "section",

@@ -24,7 +24,7 @@ from bot.handoff.desks.slack.layout import (
     section,
     split,
 )
-from bot.handoff.desks.slack.people import channel_label, customer_name
+from bot.handoff.desks.slack.people import channel_label, conversation_text, customer_name
 
 TRANSCRIPT_MODAL_CALLBACK = "handoff_transcript_modal"
 MODAL_LINE_LIMIT = 12_000
@@ -81,7 +81,7 @@ def transcript_modal(
     who = customer_name(packet) or "New customer"
     summary = (
         f"{who} · {channel_label(packet.get('channel'))} · "
-        f"conversation {clean(packet.get('conversation_id'), 200) or 'unknown'} · "
+        f"conversation {conversation_text(packet) or 'unknown'} · "
         f"{len(lines)} messages · times UTC"
     )
     blocks: list[dict[str, Any]] = [context(summary)]
