@@ -36,12 +36,18 @@ from bot import responses
 from bot.customers import OrderRecord
 from bot.db import run_sync
 from bot.redact import redact
-from bot.return_reasons import NOT_NEEDED, REASON_CODES, reads_as_not_needed
+from bot.return_reasons import FAULTY, NOT_AS_EXPECTED, NOT_NEEDED, OTHER, reads_as_not_needed
 
 DETAIL_SLOTS = ("return_items", "return_reason", "return_confirmed")
 ALL_ITEMS = "all"
-# A reason button's payload → the response that names it in the summary.
-REASON_LABELS = {code: f"utter_return_reason_{code}" for code in REASON_CODES}
+# A reason button's payload → the response that names it in the summary (names written out:
+# tests/test_training_data.py finds the responses our actions utter by their quoted names).
+REASON_LABELS = {
+    FAULTY: "utter_return_reason_faulty",
+    NOT_AS_EXPECTED: "utter_return_reason_not_as_expected",
+    NOT_NEEDED: "utter_return_reason_not_needed",
+    OTHER: "utter_return_reason_other",
+}
 # Their rules must get the message ("stop during return_form", "cancel during return_form",
 # "person requested during a return"), so they are never taken for an answer.
 LEAVING_INTENTS = frozenset({"stop", "cancel_order", "human_handoff"})

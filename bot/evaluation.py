@@ -10,6 +10,7 @@ import asyncio
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -316,3 +317,19 @@ def held_out_model(
     train, test = stratified_split(examples, test_fraction=test_fraction, seed=seed)
     train_file = write_nlu_file(train, workdir / "train.yml")
     return ensure_model([train_file, project_root() / "nlu_data" / "entities.yml"], nlu_only=True), test
+
+
+def domain_balanced_threshold(scores: Sequence[float], domains: Sequence[str], budget: float) -> float:
+    """The lowest threshold (2 decimals) at which at most ``budget`` of the messages score at or
+    above it, each domain weighing the same; a score of -1 (nothing found) is never answered.
+
+    Why per domain: a fitting set with more lines for some domains (those that leaked most
+    got more examples) would otherwise let those domains set the threshold for all.
+    """
+    counts = Counter(domains)
+    weights = [1.0 / (counts[d] * len(counts)) for d in domains]
+    for step in range(101):
+        threshold = round(step / 100, 2)
+        if sum(w for w, s in zip(weights, scores, strict=True) if s >= threshold) <= budget + 1e-12:
+            return threshold
+    return 1.0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from actions.return_form import REASON_LABELS
 from bot.return_reasons import REASON_CODES, REASON_FOR_AGENTS, reads_as_not_needed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def test_every_code_has_the_customers_wording_per_language_and_the_agents() -> N
         conditions = [c for v in variants for c in v.get("condition") or ()]
         languages = {c["value"] for c in conditions if c["name"] == "language"}
         assert {"es", "de"} <= languages, code
-    assert set(REASON_FOR_AGENTS) == set(REASON_CODES)
+    assert set(REASON_FOR_AGENTS) == set(REASON_CODES) == set(REASON_LABELS)
     for variant in domain["responses"]["utter_ask_return_reason"]:  # the buttons offer every code
         payloads = [button["payload"] for button in variant["buttons"]]
         assert payloads == [f'/inform{{"return_reason": "{code}"}}' for code in REASON_CODES]

@@ -59,7 +59,7 @@ class KnowledgeRetriever(GraphComponent):
             "folder": "knowledge",
             "model": "all-MiniLM-L6-v2",  # must be the SentenceEmbeddingFeaturizer's model
             # All four fitted by bench/knowledge.py (bench/README.md, "knowledge.py").
-            "threshold": 0.47,
+            "threshold": 0.5,
             "weight": 0.5,
             "saturation": 20.0,
             "article_weight": 0.75,
