@@ -87,6 +87,7 @@ class ActionVerifyIdentity(SupportAction):
             return [*_done(), FollowupAction("utter_offer_human")]
         if started.code and started.email:
             minutes = int(CODE_LIFETIME.total_seconds() // 60)
+            language = tracker.get_slot("language")  # the chat's: whoever asked reads it there
             values = {
                 "first_name": started.first_name or "",
                 "code": started.code,
@@ -96,8 +97,8 @@ class ActionVerifyIdentity(SupportAction):
             }
             send_later(
                 started.email,
-                responses.render("utter_mail_identity_code_subject", **values),
-                responses.render("utter_mail_identity_code_body", **values),
+                responses.render("utter_mail_identity_code_subject", language=language, **values),
+                responses.render("utter_mail_identity_code_body", language=language, **values),
                 what="one-time code",
             )
         dispatcher.utter_message(
@@ -134,6 +135,7 @@ class ActionCheckIdentityCode(SupportAction):
             dispatcher.utter_message(response=response or "utter_identity_not_verified")
             return [*_done(), SlotSet("order_number", None), FollowupAction("utter_offer_human")]
         if result.email:
+            language = tracker.get_slot("language")
             values = {
                 "first_name": result.first_name or "",
                 "chat": channel_label(channel),
@@ -141,8 +143,8 @@ class ActionCheckIdentityCode(SupportAction):
             }
             send_later(
                 result.email,
-                responses.render("utter_mail_identity_linked_subject", **values),
-                responses.render("utter_mail_identity_linked_body", **values),
+                responses.render("utter_mail_identity_linked_subject", language=language, **values),
+                responses.render("utter_mail_identity_linked_body", language=language, **values),
                 what="new chat linked",
             )
         dispatcher.utter_message(response="utter_identity_verified", first_name=result.first_name or "")

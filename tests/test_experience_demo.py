@@ -306,3 +306,26 @@ def test_rasa_reads_the_demo_conversations_back(migrated_sqlite_file: Path, tmp_
     assert waiting and all(trackers[s].is_paused() for s in waiting)  # paused until a person claims it
     assert resolved and not any(trackers[s].is_paused() for s in resolved - waiting)
     assert all(trackers[s].active_loop_name is None for s in resolved)
+
+
+def test_demo_returns_ask_why_and_confirm_before_they_start(
+    migrated_sqlite_file: Path, tmp_path: Path
+) -> None:
+    """The demo month shows the return form as the bot runs it, and no placeholder is left unfilled."""
+    shutil.copyfile(migrated_sqlite_file, tmp_path / "customers.db")
+    database, tracker = f"sqlite:///{tmp_path / 'customers.db'}", f"sqlite:///{tmp_path / 'tracker.db'}"
+    make_month(database, tracker, conversations=300, days=10)
+    said: dict[str, list[str]] = {}
+    for sender, data in rows(
+        tracker, "SELECT sender_id, data FROM events WHERE type_name = 'bot' ORDER BY id"
+    ):
+        event = json.loads(data)
+        said.setdefault(sender, []).append(event.get("metadata", {}).get("utter_action") or "")
+        assert "{" not in str(event.get("text") or ""), event.get("text")
+    returns = [steps for steps in said.values() if "utter_return_started" in steps]
+    assert returns
+    for steps in returns:
+        started = steps.index("utter_return_started")
+        asked = steps[:started]
+        assert "utter_ask_return_reason" in asked and "utter_ask_return_confirmed" in asked
+        assert asked.index("utter_ask_return_reason") < asked.index("utter_ask_return_confirmed")

@@ -182,3 +182,21 @@ def test_a_burst_of_parallel_guesses_cannot_count_past_the_per_order_limit(use_s
     with use_store.session() as session:
         rows = session.scalars(select(IdentityCheck).where(IdentityCheck.order_number == "HL-104233")).all()
     assert len(rows) == MAX_CHECKS_PER_ORDER
+
+
+def test_the_mails_are_in_the_language_of_the_chat(mailbox: Mailbox) -> None:
+    """A customer writing in Spanish reads the code mail, and the owner the notice, in Spanish."""
+    slots = {"pending_order": "HL-104233", "pending_action": "action_order_status", "language": "es"}
+    run(ActionVerifyIdentity(), "x-es-1", [user(MARIA, "inform")], email=MARIA, **slots)
+    mail = mailbox.wait_for(MARIA)[0]
+    assert (
+        str(mail["Subject"]).startswith("Tu código de Hearthlink")
+        and "Es válido durante 10 minutos" in mail.get_content()
+    )
+    code = mailbox.code_in(mail)
+    run(ActionCheckIdentityCode(), "x-es-1", [user(code, "inform")], identity_code=code, **slots)
+    notice = mailbox.wait_for(MARIA, count=2)[1]
+    assert (
+        "Se vinculó un chat nuevo" in str(notice["Subject"])
+        and "Ahora puede ver tus pedidos" in notice.get_content()
+    )

@@ -284,10 +284,23 @@ def test_channel_texts_come_from_domain_yml() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
     assert bad_input.problem_with("  ") == domain["utter_empty_message"][0]["text"]
     assert bad_input.problem_with(42) == domain["utter_not_text"][0]["text"]
+
+    def variant(name: str, language: str | None = None) -> str:
+        for v in domain[name]:
+            if [c["value"] for c in v.get("condition") or ()] == ([language] if language else []):
+                return v["text"]
+        raise AssertionError(f"{name} has no {language} variant")
+
     moved = x_text.public_reply("maria", ["Your order HL-104233 shipped"])
-    assert moved == [f"@maria {domain['utter_x_moved_to_dm'][0]['text']}"]
+    assert moved == [f"@maria {variant('utter_x_moved_to_dm')}"]
     long = x_text.public_reply("maria", ["word " * 400])
-    assert len(long) == 3 and long[-1].endswith(domain["utter_x_more_in_dm"][0]["text"])
+    assert len(long) == 3 and long[-1].endswith(variant("utter_x_more_in_dm"))
+    # the texts the channel adds speak the mention's language
+    assert x_text.public_reply("ana", ["Tu pedido HL-104233 salió"], "es") == [
+        f"@ana {variant('utter_x_moved_to_dm', 'es')}"
+    ]
+    assert x_text.public_reply("jo", ["Wort " * 400], "de")[-1].endswith(variant("utter_x_more_in_dm", "de"))
+    assert x_text.move_to_dm_reply("jo", "de") == [f"@jo {variant('utter_x_moved_to_dm', 'de')}"]
 
 
 def test_placeholders_are_filled_once_and_missing_ones_are_named() -> None:

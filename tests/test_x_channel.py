@@ -61,6 +61,16 @@ def test_a_personal_mention_moves_to_dm_without_leaking_anything(
         )
 
 
+def test_a_personal_mention_in_spanish_is_moved_to_dm_in_spanish(
+    x_polling_bot: BotProcesses, fake_x: FakeX
+) -> None:
+    x = fake_x  # x_polling_bot: the bot that answers
+    tweet = x.add_mention(MARIA, "@hearthlink dónde está mi pedido HL-104233? el seguimiento no dice nada")
+    public = x.wait_for(lambda: replies_to(x, tweet["id"]), timeout=30)
+    assert [t["text"] for t in public] == [f"@maria_lopez {move_to_dm_text('es')}"]
+    assert "Te hemos enviado un DM" in public[0]["text"]
+
+
 def test_webhook_answers_the_crc_challenge_and_refuses_unsigned_or_forged_posts(
     x_webhook_bot: tuple[BotProcesses, FakeX],
 ) -> None:

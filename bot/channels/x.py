@@ -67,6 +67,7 @@ from bot.channels.x_text import dm_parts, move_to_dm_reply, public_reply, with_n
 from bot.customers import CustomerStore
 from bot.internal_tokens import internal_tokens
 from bot.migrations import SchemaNotCurrent, require_current
+from bot.nlu.language_detection import detect
 from bot.settings import customer_database_url
 
 logger = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ class XConversations:
             return "duplicate"
         question = LEADING_MENTIONS.sub("", text).strip()
         intent = ((await parse(question)).get("intent") or {}).get("name") if question else None
+        detected = detect(question)  # the public texts we add answer in the mention's language
+        language = detected.language if detected else None
         if intent in self.public_intents:
             # A throwaway conversation per tweet: a retry simply runs it again; the public
             # reply is queued under per-tweet dedupe keys, so it is posted once.
@@ -241,10 +244,11 @@ class XConversations:
                     )
                 )  # fmt: skip
                 texts = [str(m.get("text") or "") for m in collector.messages]
-                await asyncio.to_thread(self.store.send_replies, tweet_id, public_reply(username, texts))
+                replies = public_reply(username, texts, language)
+                await asyncio.to_thread(self.store.send_replies, tweet_id, replies)
                 await self._done(key)
             return "answered-in-public"
-        await asyncio.to_thread(self.store.send_replies, tweet_id, move_to_dm_reply(username))
+        await asyncio.to_thread(self.store.send_replies, tweet_id, move_to_dm_reply(username, language))
         async with turns.conversation(author_id):
             if await self._seen(key):
                 return "duplicate"

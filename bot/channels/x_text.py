@@ -28,14 +28,14 @@ OTHER_PERSONAL = re.compile(
 )
 
 
-def move_to_dm_text() -> str:
+def move_to_dm_text(language: str | None = None) -> str:
     """The public answer when the real one is personal (domain.yml: ``utter_x_moved_to_dm``)."""
-    return render("utter_x_moved_to_dm")
+    return render("utter_x_moved_to_dm", language=language)
 
 
-def more_in_dm_text() -> str:
+def more_in_dm_text(language: str | None = None) -> str:
     """Marks a public reply cut to three tweets (domain.yml: ``utter_x_more_in_dm``)."""
-    return " " + render("utter_x_more_in_dm")
+    return " " + render("utter_x_more_in_dm", language=language)
 
 
 def is_personal(text: str) -> bool:
@@ -61,23 +61,26 @@ def split_text(text: str, limit: int) -> list[str]:
     return parts
 
 
-def public_reply(username: str, texts: list[str]) -> list[str]:
-    """The in-thread reply to a public mention: at most three tweets, each within 280 chars."""
+def public_reply(username: str, texts: list[str], language: str | None = None) -> list[str]:
+    """The in-thread reply to a public mention: at most three tweets, each within 280 chars.
+
+    ``language``: the mention's (ISO 639-1), for the texts this module adds.
+    """
     body = " ".join(t.strip() for t in texts if t and t.strip())
     if not body or is_personal(body):
-        body = move_to_dm_text()
+        body = move_to_dm_text(language)
     prefix = f"@{username} "
     parts = split_text(body, TWEET_LIMIT - len(prefix))
     if len(parts) > MAX_PUBLIC_TWEETS:
         last = parts[MAX_PUBLIC_TWEETS - 1]
-        more = more_in_dm_text()
+        more = more_in_dm_text(language)
         keep = TWEET_LIMIT - len(prefix) - len(more)
         parts = [*parts[: MAX_PUBLIC_TWEETS - 1], last[:keep].rstrip() + more]
     return [prefix + part for part in parts]
 
 
-def move_to_dm_reply(username: str) -> list[str]:
-    return [f"@{username} {move_to_dm_text()}"]
+def move_to_dm_reply(username: str, language: str | None = None) -> list[str]:
+    return [f"@{username} {move_to_dm_text(language)}"]
 
 
 def with_numbered_options(text: str, buttons: list[dict[str, Any]]) -> str:

@@ -106,7 +106,10 @@ def generate(
     texts = load_texts()
     plan = plan_month(seed=seed, now=now, days=days, conversations=count, hours=hours, texts=texts)
     responses = _responses()
-    values = {"business_name": business.name, "wait_minutes": 3, "hours": hours.describe()}
+    values = {
+        "business_name": business.name, "wait_minutes": 3, "hours": hours.describe(),
+        "refund_days": business.refund_days, "return_window_days": business.return_window_days,
+    }  # fmt: skip
     rendered = [
         render(
             spec,

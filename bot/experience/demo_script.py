@@ -113,13 +113,13 @@ class Script:
     def listen(self) -> None:
         self.act("action_listen")
 
-    def answer(self, steps: list[str]) -> None:
+    def answer(self, steps: list[str], **values: Any) -> None:
         """A rule's answer: ``[utter_x]`` or ``[action_y, utter_z]``, then listening."""
         if len(steps) == 1:
-            self.utter(steps[0])
+            self.utter(steps[0], **values)
         else:
             self.act(steps[0])
-            self.say(steps[1])
+            self.say(steps[1], **values)
         self.listen()
 
     def response_text(self, name: str, **values: Any) -> str:
@@ -162,7 +162,7 @@ class Script:
     def question(self, topic: str) -> None:
         entry = self.texts["questions"][topic]
         self.user(self.rng.choice(entry["texts"]), topic)
-        self.answer(entry["answer"])
+        self.answer(entry["answer"], **entry.get("values", {}))
 
     def open_form(self, topic: str) -> dict[str, Any]:
         form = self.texts["forms"][topic]
@@ -187,10 +187,21 @@ class Script:
             self.user(self.rng.choice(["yes that fixed it", "yes, working now"]), "affirm")
         self.act(form["form"])
         self.add(SlotSet(form["slot"], value))
+        shown = {**form.get("values", {}), form["slot"]: value}  # {order_number}, {email}
+        for step in form.get("then") or ():  # the form's later questions, each answered
+            self.add(SlotSet("requested_slot", step["slot"]))
+            self.say(step["ask"], **shown)
+            self.listen()
+            answer = self.rng.choice(step["texts"])
+            self.user(answer, step["intent"], counted=False)  # an answer, not what they came for
+            self.act(form["form"])
+            self.add(SlotSet(step["slot"], step.get("value", answer)))
+            shown.setdefault("reason", answer)
         self.add(SlotSet("requested_slot", None))
         self.add(ActiveLoop(None))
         self.act(form["done"][0])
-        self.say(form["done"][1])
+        shown["return_id"] = f"R-{self.rng.randrange(1, 99999):05d}"
+        self.say(form["done"][1], **shown)
         self.listen()
 
     def not_understood(self, *, second: bool = False) -> None:
@@ -255,7 +266,7 @@ class Script:
             self.user(self.rng.choice(entry["texts"]), topic)
             self.act("action_survey_answer")
             self.add(ActionReverted())
-            self.answer(entry["answer"])
+            self.answer(entry["answer"], **entry.get("values", {}))
 
     def _survey_reply(self, response: str) -> None:
         self.act("action_survey_answer")
