@@ -30,13 +30,14 @@ REASON_FOR_AGENTS: dict[str, str] = {
     OTHER: "other",
 }
 
-_OBJECT_EN = r"(?:it|them|this|that|these|those|the|one|any|either)"
+# The thing as the object, not the return itself ("I don't want this return" is a stop).
+_OBJECT_EN = r"(?:it|them|this|that|these|those|the|one|any|either)\b(?!\s+(?:return|refund|exchange))"
 _NOT_NEEDED = re.compile(
     "|".join(
         (
             # English: "don't need it anymore", "dont really use them", "no longer need the hub"
             rf"\b(?:do ?n[o']?t|don['’]t|do not|didn['’]?t|did not|no longer|never)\s+"
-            rf"(?:really\s+|even\s+|actually\s+)?(?:need|use|want)\s+{_OBJECT_EN}\b",
+            rf"(?:really\s+|even\s+|actually\s+)?(?:need|use|want)\s+{_OBJECT_EN}",
             r"\b(?:not|no longer)\s+needed\b",
             r"\b(?:bought|ordered|got)\s+(?:it|them|this|that)?\s*by (?:mistake|accident)\b",
             # Spanish: "ya no lo necesito", "no la uso", "ya no me hace falta"
@@ -49,10 +50,11 @@ _NOT_NEEDED = re.compile(
     ),
     re.IGNORECASE,
 )
-# Words that make the message a stop whatever else it says ("stop, I don't need it").
+# Words that make the message a stop whatever else it says ("stop, I don't need it"). Not
+# Spanish "para": it is also "for" ("lo compré para mi hijo y ya no lo necesita").
 _LEAVE = re.compile(
     r"\b(?:stop|stopp|cancel|forget|never\s*mind|nevermind|nvm|quit|abort|exit|"
-    r"para|cancela|olvídalo|olvidalo|déjalo|dejalo|abbrechen|vergiss|beenden)\b",
+    r"cancela|olvídalo|olvidalo|déjalo|dejalo|abbrechen|vergiss|beenden)\b",
     re.IGNORECASE,
 )
 

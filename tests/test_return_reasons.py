@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
         "not needed",
         "ordered it by mistake",
         "ya no lo necesito",
+        "lo compré para mi hijo pero ya no lo necesito",
         "no la uso",
         "ya no me hace falta",
         "ich brauche es nicht mehr",
@@ -49,6 +50,9 @@ def test_a_negated_need_for_the_thing_is_a_not_needed_reason(text: str) -> None:
         "forget it, I dont need it",
         "cancela, ya no lo necesito",
         "vergiss es, ich brauche es nicht",
+        # the return itself, not the thing
+        "I don't want this return anymore",
+        "i dont want the refund, forget about it",
         # other reasons
         "it flickers all the time",
         "not compatible with my alexa",

@@ -12,15 +12,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.context import RETURN_NOT_CONFIRMED
 from bot.customer_history import score_text
 from bot.formatting import clock, format_money, long_date, mask_email
 from bot.handoff.desks import notices
 from bot.handoff.desks.base import CardState
 from bot.handoff.desks.labels import channel_label, language_label
+from bot.handoff.desks.return_fact import NO_ITEMS, return_fact
 from bot.handoff.states import HandoffStatus
 from bot.redact import redact
-from bot.return_reasons import REASON_FOR_AGENTS
 
 TEXT_LIMIT = 4000  # a message in the inbox; the whole conversation is in the transcript
 NAME_LIMIT = 80
@@ -39,7 +38,6 @@ _CARD_PREFIXES = {
     HandoffStatus.TIMED_OUT: "Handoff timed out",
     HandoffStatus.AFTER_HOURS: "After-hours handoff",
 }
-RETURN_NOTE_LIMIT = 300  # the customer's reason, as on the Slack card
 
 
 def untrusted(text: Any, limit: int = TEXT_LIMIT) -> str:
@@ -181,12 +179,6 @@ def _order(order: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _words(code: Any, limit: int) -> str:
-    """``label_sent`` -> ``Label sent``, shortened."""
-    text = _short(code, limit).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
 def _items(items: Any) -> str:
     """``Hearthlink Hub, 2 × Hearthlink Smart Plug``: our own product names, with the quantities."""
     parts = []
@@ -196,30 +188,17 @@ def _items(items: Any) -> str:
         quantity = item.get("quantity") or 1
         product = _short(item.get("product") or "item", NAME_LIMIT)
         parts.append(f"{quantity} × {product}" if quantity != 1 else product)
-    return _short(", ".join(parts), 300) or "items not chosen yet"
+    return _short(", ".join(parts), 300) or NO_ITEMS
+
+
+def _day(value: Any) -> str:
+    return long_date(value) or _short(value, 40)
 
 
 def _return(ret: Any) -> tuple[str, str] | None:
-    """The latest return as a fact, in the Slack card's words; the reason note quotes the customer."""
-    if not isinstance(ret, Mapping) or not ret.get("order_number"):
-        return None
-    state = str(ret.get("state") or "unknown")
-    if state == RETURN_NOT_CONFIRMED:
-        label, status = "Return being set up", "not confirmed yet, nothing returned"
-    else:
-        label, status = "Latest return", _words(state, 40)
-        if ret.get("created_on"):
-            status += f" (opened {long_date(ret['created_on']) or _short(ret['created_on'], 40)})"
-    code = ret.get("reason")
-    note = untrusted(" ".join(str(ret.get("reason_note") or "").split()), RETURN_NOTE_LIMIT)
-    if note:
-        reason = f"“{note}”"
-    elif code:
-        reason = REASON_FOR_AGENTS.get(str(code)) or _words(code, 60)  # the card's words
-    else:
-        reason = "not given yet"
-    parts = [_short(ret["order_number"], 40), _items(ret.get("items")), status, f"reason: {reason}"]
-    return label, " · ".join(parts)
+    """The latest return as a fact, in the Slack card's words (bot/handoff/desks/return_fact.py)."""
+    fact = return_fact(ret, PLAIN, day=_day, items=_items)
+    return None if fact is None else (fact[0], " · ".join(fact[1]))
 
 
 def _earlier(handoff: Mapping[str, Any]) -> str:

@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bot.context import RETURN_NOT_CONFIRMED
 from bot.formatting import format_money, long_date
 from bot.handoff.desks.base import CardState
+from bot.handoff.desks.return_fact import return_fact
 from bot.handoff.desks.slack.history import history_section
 from bot.handoff.desks.slack.layout import (
     BUTTON_TEXT_LIMIT,
@@ -36,10 +36,10 @@ from bot.handoff.desks.slack.layout import (
     section,
 )
 from bot.handoff.desks.slack.people import NAME_LIMIT, channel_label, customer_name, fields_section
+from bot.handoff.desks.slack.thread import MRKDWN
 from bot.handoff.desks.slack.transcript import intent_tag, transcript_line
 from bot.handoff.routing import GROUP_ID
 from bot.handoff.states import HandoffStatus
-from bot.return_reasons import REASON_FOR_AGENTS
 
 # Action ids the interactivity handler dispatches on; every button's value is the handoff id.
 CLAIM = "handoff_claim"
@@ -65,7 +65,6 @@ ORDER_STATUS_EMOJI = {
     "returned": ":leftwards_arrow_with_hook:",
     "cancelled": ":x:",
 }
-RETURN_NOTE_LIMIT = 300
 
 _CLAIMABLE = frozenset({HandoffStatus.WAITING, HandoffStatus.TIMED_OUT, HandoffStatus.AFTER_HOURS})
 _RESOLVABLE_HERE = frozenset({HandoffStatus.WAITING, HandoffStatus.CLAIMED})
@@ -203,26 +202,10 @@ def _order_line(order: Mapping[str, Any]) -> str:
 
 def _return_section(packet: Mapping[str, Any]) -> dict[str, Any] | None:
     """One line: the latest return's order, items, state and reason (the customer's words escaped)."""
-    ret = packet.get("latest_return")
-    if not isinstance(ret, Mapping) or not ret.get("order_number"):
+    fact = return_fact(packet.get("latest_return"), MRKDWN, day=_day, items=_items_summary)
+    if fact is None:
         return None
-    state = str(ret.get("state") or "unknown")
-    if state == RETURN_NOT_CONFIRMED:
-        title, status = "Return being set up", "not confirmed yet, nothing returned"
-    else:
-        title, status = "Latest return", own(humanise(state), 40)
-        if ret.get("created_on"):
-            status += " (opened " + _day(ret["created_on"]) + ")"
-    items = _items_summary(ret.get("items")) if ret.get("items") else "items not chosen yet"
-    code = ret.get("reason")
-    note = clean(" ".join(str(ret.get("reason_note") or "").split()), RETURN_NOTE_LIMIT)
-    if note:
-        reason = f"“{note}”"
-    elif code:
-        reason = own(REASON_FOR_AGENTS.get(str(code), humanise(code)), 60)
-    else:
-        reason = "not given yet"
-    parts = [f"*{own(ret['order_number'], 40)}*", items, status, f"reason: {reason}"]
+    title, parts = fact
     return section(f":leftwards_arrow_with_hook: *{title}:* " + " · ".join(parts))
 
 
