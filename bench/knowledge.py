@@ -50,13 +50,12 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from nlu_banking77 import log, machine_info  # noqa: E402
 
-from bot.evaluation import Example, domain_balanced_threshold, load_out_of_domain  # noqa: E402
+from bot.evaluation import domain_balanced_threshold, load_examples, load_out_of_domain  # noqa: E402
 from bot.knowledge import Article, KnowledgeIndex, load_articles  # noqa: E402
 from bot.knowledge.retrieval import Parts  # noqa: E402
 from bot.knowledge.units import build_index  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "knowledge.json"
-NLU_DIR = REPO / "nlu_data" / "nlu"
 QUESTIONS = REPO / "bench" / "data" / "knowledge_questions.yml"
 FITTING = REPO / "bench" / "data" / "knowledge_fitting.yml"
 OOD_BUDGET = 0.02  # out-of-domain messages that may get an article (the classifier catches most)
@@ -84,17 +83,8 @@ def memo_embedder() -> Callable[[list[str]], np.ndarray]:
 
 def fitting_out_of_domain() -> tuple[list[str], list[str]]:
     """The ``out_of_scope`` training messages and each one's domain (``other`` outside a domain block)."""
-    texts, domains = [], []
-    for path in sorted(NLU_DIR.glob("*.yml")):
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
-            if block.get("intent") != "out_of_scope":
-                continue
-            domain = str((block.get("metadata") or {}).get("domain") or "other")
-            for line in str(block.get("examples", "")).splitlines():
-                if line.strip().startswith("- "):
-                    texts.append(Example("out_of_scope", line.strip()[2:].strip()).plain_text)
-                    domains.append(domain)
-    return texts, domains
+    examples = [e for e in load_examples() if e.intent == "out_of_scope"]
+    return [e.plain_text for e in examples], [e.domain or "other" for e in examples]
 
 
 def best_hits(index: KnowledgeIndex, texts: list[str], embed: Callable) -> list[Any]:

@@ -25,6 +25,9 @@ _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 class Example:
     intent: str
     text: str  # as written in the data, with [entity](annotations)
+    # The block's ``metadata: domain`` (nlu_data/nlu/out_of_domain.yml), else None; not part of
+    # equality, so the same example from two blocks is still one example.
+    domain: str | None = field(default=None, compare=False)
 
     @property
     def plain_text(self) -> str:
@@ -65,10 +68,13 @@ def load_examples(nlu_dir: Path | None = None, skip: tuple[str, ...] = ()) -> li
         for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
             if "intent" not in block:
                 continue
+            domain = str((block.get("metadata") or {}).get("domain") or "") or None
             for line in str(block.get("examples", "")).splitlines():
                 line = line.strip()
                 if line.startswith("- "):
-                    examples.append(Example(block["intent"], line[2:].strip()))
+                    examples.append(
+                        Example(block["intent"], line[2:].strip(), str(domain) if domain else None)
+                    )
     return examples
 
 
